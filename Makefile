@@ -1,0 +1,40 @@
+# pyacemaker-fw: `make demo` runs the main job, `make test` runs the checks.
+# Both set the environment up first (scripts/setup.sh is idempotent and quick when unchanged).
+VENV := .venv
+BIN := $(VENV)/bin
+# torch and TensorFlow share the cores with other engines: one thread each.
+export OMP_NUM_THREADS := 1
+export MKL_NUM_THREADS := 1
+export OPENBLAS_NUM_THREADS := 1
+export TF_CPP_MIN_LOG_LEVEL := 2
+export TF_USE_LEGACY_KERAS := 1
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: setup demo test lint typecheck pytest benchmarks clean
+
+setup:
+	bash scripts/setup.sh
+
+demo: setup
+	$(BIN)/pyacemaker-fw doctor
+	$(BIN)/pyacemaker-fw init runs/demo/campaign.yaml --force
+	$(BIN)/pyacemaker-fw validate runs/demo/campaign.yaml
+
+lint:
+	$(BIN)/ruff check pyacemaker_fw tests benchmarks
+	$(BIN)/ruff format --check pyacemaker_fw tests benchmarks
+
+typecheck:
+	$(BIN)/mypy --strict pyacemaker_fw
+
+pytest:
+	$(BIN)/pytest
+
+test: setup
+	$(MAKE) lint typecheck pytest
+
+benchmarks: setup
+	for bench in benchmarks/bench_*.py; do $(BIN)/python $$bench || exit 1; done
+
+clean:
+	rm -rf runs .pytest_cache .mypy_cache .ruff_cache

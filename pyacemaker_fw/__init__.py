@@ -1,0 +1,3 @@
+"""pyacemaker-fw: active-learning ACE potentials as a FireWorks workflow."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Core interfaces, metadata keys and the MongoDB store."""

@@ -1,0 +1,42 @@
+"""Names of the metadata that modules attach to ASE ``Atoms``.
+
+Every module reads and writes these through the constants below, so that a reader can find
+each producer and consumer of a piece of metadata with one search.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# --- per-atom arrays (``atoms.arrays``) -------------------------------------------------
+FORCE_WEIGHT: Final = "force_weight"
+"""Per-atom weight of the force in the fit: 1 for core atoms, 0 for buffer and passivants."""
+GAMMA: Final = "gamma"
+"""Per-atom ACE extrapolation grade."""
+REGION: Final = "region"
+"""Per-atom cutout region code, see :data:`REGION_CORE` and friends."""
+FORCE_UNCERTAINTY: Final = "force_uncertainty"
+"""Per-atom committee spread of the force (eV/Å)."""
+PARENT_INDEX: Final = "parent_index"
+"""Index of the atom in the frame it was cut from (-1 for passivants)."""
+
+REGION_CORE: Final = 0
+REGION_BUFFER: Final = 1
+REGION_PASSIVANT: Final = 2
+
+# --- per-structure info (``atoms.info``) ------------------------------------------------
+GAMMA_MAX: Final = "gamma_max"
+LABEL_SOURCE: Final = "label_source"
+"""Which oracle labelled the structure: see :data:`LABEL_SOURCES`."""
+UNCERTAINTY: Final = "uncertainty"
+"""Per-structure uncertainty (for MACE: max committee force spread, eV/Å)."""
+PROVENANCE: Final = "provenance"
+"""Where the structure came from: generator name, MD step, parent frame id, …"""
+STRUCTURE_ID: Final = "structure_id"
+MD_STEP: Final = "md_step"
+CENTRE_ATOMS: Final = "centre_atoms"
+ORACLE_SETTINGS: Final = "oracle_settings"
+CORRECTIONS: Final = "corrections"
+RELAXATION: Final = "relaxation"
+
+LABEL_SOURCES: Final = ("mace", "qe", "emt", "lammps", "surrogate", "reference")

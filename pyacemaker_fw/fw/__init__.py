@@ -1,0 +1,1 @@
+"""FireWorks adapters: the only package that imports fireworks."""

@@ -1,0 +1,1 @@
+"""MD with ACE in LAMMPS: the engine, the ACE bridge, the uncertainty monitor."""
