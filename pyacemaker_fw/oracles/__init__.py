@@ -1,0 +1,1 @@
+"""Oracles: everything that labels structures (MACE, Quantum ESPRESSO, references)."""
