@@ -10,6 +10,9 @@ DEB_PACKAGES=(quantum-espresso libopenblas0-serial)
 
 log() { printf '[setup] %s\n' "$*"; }
 
+# pip's site config lists local wheel folders; its notes about absent ones are noise.
+pip_quiet() { "$@" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2); }
+
 install_debian_packages() {
     local missing=()
     for pkg in "${DEB_PACKAGES[@]}"; do
@@ -40,7 +43,7 @@ install_python_env() {
         return
     fi
     [ -x "$VENV/bin/python" ] || { log "creating .venv"; "$PY" -m venv "$VENV"; }
-    local pip=("$VENV/bin/python" -m pip --disable-pip-version-check -q)
+    local pip=(pip_quiet "$VENV/bin/python" -m pip --disable-pip-version-check -q)
     "${pip[@]}" install --upgrade pip wheel setuptools
     # torch first: the pinned CPU wheel; anything that resolves torch later then finds it.
     "${pip[@]}" install torch==2.13.0
