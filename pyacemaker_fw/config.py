@@ -41,6 +41,13 @@ def _resolve(path: Path, info: ValidationInfo) -> Path:
     return Path(base) / path
 
 
+Lattice = Literal["diamond", "fcc", "bcc", "hcp", "sc"]
+
+
+def _all_lattices() -> list[Lattice]:
+    return ["diamond", "fcc", "bcc", "hcp", "sc"]
+
+
 class DistillationConfig(_Section):
     """Phase 1: combinatorial structures, active-set selection and MACE labelling."""
 
@@ -59,6 +66,16 @@ class DistillationConfig(_Section):
     )
     surfaces: bool = Field(True, description="Include low-index slabs.")
     defects: bool = Field(True, description="Include vacancies and interstitials.")
+    prototypes: list[Lattice] = Field(
+        default_factory=_all_lattices,
+        min_length=1,
+        description="Bulk lattices built for every element and alloy composition.",
+    )
+    compositions: list[dict[str, PositiveFloat]] = Field(
+        default_factory=list,
+        description="Alloy compositions as element -> fraction (normalised); empty with several "
+        "elements means equiatomic plus 3:1 for every pair.",
+    )
     uncertain_policy: Literal["qe", "drop"] = Field(
         "qe", description="What happens to structures MACE is unsure about: label with QE or drop."
     )
@@ -165,6 +182,15 @@ class LoopStrategyConfig(_Section):
     surrogates_per_structure: int = Field(
         8, ge=0, description="Perturbed neighbours labelled by fine-tuned MACE per DFT structure."
     )
+    surrogate_rattle: PositiveFloat = Field(
+        0.04, le=0.3, description="Standard deviation of surrogate rattles (Å)."
+    )
+    surrogate_strain: PositiveFloat = Field(
+        0.02, le=0.1, description="Largest strain component of surrogate deformations (fraction)."
+    )
+    surrogate_relax_steps: int = Field(
+        20, ge=1, description="FIRE steps of a surrogate buffer relaxation (core atoms fixed)."
+    )
     finetune_mace: bool = True
 
 
@@ -266,6 +292,11 @@ class MDConfig(_Section):
     soft_start_damping: PositiveFloat = Field(0.05, description="Langevin damping (ps).")
     min_distance: PositiveFloat = Field(1.0, description="Pairs closer than this end the run (Å).")
     seed: int = Field(12345, ge=1)
+    ace_backend: Literal["auto", "native", "external"] = Field(
+        "auto",
+        description="How ACE runs in LAMMPS: ML-PACE pace/extrapolation ('native'), pyace in "
+        "fix external ('external'), or native where the LAMMPS build has it ('auto').",
+    )
 
     @field_validator("initial_structure")
     @classmethod
@@ -283,6 +314,12 @@ class MACEFinetuneConfig(_Section):
     learning_rate: PositiveFloat = 0.005
     replay_structures: int = Field(50, ge=0, description="Old structures mixed into fine-tuning.")
     batch_size: int = Field(4, ge=1)
+    energy_weight: PositiveFloat = Field(
+        1.0, description="Loss weight of energies per atom (mace_run_train --energy_weight)."
+    )
+    forces_weight: PositiveFloat = Field(
+        10.0, description="Loss weight of forces (mace_run_train --forces_weight)."
+    )
 
 
 class TrainerConfig(_Section):
@@ -295,6 +332,9 @@ class TrainerConfig(_Section):
         100, ge=1, description="Optimiser iterations of an incremental update (constant cost)."
     )
     kappa: float = Field(0.3, gt=0, lt=1, description="Loss weight of forces vs energies.")
+    ndensity: int = Field(
+        2, ge=1, le=4, description="Densities of the Finnis-Sinclair embedding (1 is linear)."
+    )
     batch_size: int = Field(50, ge=1)
     test_fraction: float = Field(0.1, ge=0, lt=1)
     seed: int = 42
@@ -305,19 +345,62 @@ class ValidationConfig(_Section):
     """Phase 2 gate: tolerances of the potential against a reference oracle."""
 
     reference: Literal["mace", "qe"] = "mace"
+    structure: Path | None = Field(
+        None,
+        description="Crystal to validate on (any ASE-readable file); None builds the ground "
+        "state of the first element with ase.build.bulk.",
+    )
     eos_volume_tolerance: PositiveFloat = Field(0.02, description="Relative error allowed on V0.")
     eos_bulk_modulus_tolerance: PositiveFloat = Field(0.1, description="Relative error on B0.")
+    eos_energy_tolerance: PositiveFloat = Field(
+        20.0, description="Absolute error allowed on E0 (meV/atom)."
+    )
+    eos_points: int = Field(7, ge=5, description="Volumes in the equation-of-state scan.")
+    eos_volume_range: PositiveFloat = Field(
+        0.06, le=0.3, description="The EOS scan spans V0 × (1 ± this) (fraction)."
+    )
     elastic_tolerance: PositiveFloat = Field(0.15, description="Relative error on Cij.")
+    elastic_strain: PositiveFloat = Field(
+        0.005, le=0.05, description="Finite strain of the elastic-constant differences."
+    )
+    elastic_relax_internal: bool = Field(
+        True, description="Relax atoms inside each strained cell (relaxed-ion Cij)."
+    )
+    phonon_supercell: tuple[int, int, int] = Field(
+        (3, 3, 3), description="Phonopy supercell of the validation cell (repetitions)."
+    )
+    phonon_displacement: PositiveFloat = Field(0.01, description="Phonopy displacement (Å).")
     phonon_imaginary_tolerance: PositiveFloat = Field(
         0.1, description="Largest allowed imaginary frequency (THz)."
     )
     phonon_frequency_tolerance: PositiveFloat = Field(
-        0.15, description="Relative error on frequencies at high-symmetry points."
+        0.15,
+        description="Error on frequencies at high-symmetry points, relative to the highest "
+        "reference frequency.",
     )
     md_temperature: PositiveFloat = Field(1200.0, description="Stress-test temperature (K).")
     md_steps: int = Field(500, ge=1)
+    md_timestep: PositiveFloat = Field(0.001, le=0.01, description="Stress-test timestep (ps).")
+    md_min_atoms: int = Field(
+        64, ge=1, description="The stress-test supercell has at least this many atoms."
+    )
     md_max_drift: PositiveFloat = Field(1.0, description="Largest NVE energy drift (meV/atom/ps).")
     md_min_distance: PositiveFloat = Field(1.5, description="Closest pair allowed (Å).")
+    md_max_gamma: PositiveFloat | None = Field(
+        None,
+        description="Largest ACE extrapolation grade allowed in the stress test; None only "
+        "reports it.",
+    )
+
+    @field_validator("structure")
+    @classmethod
+    def _structure_exists(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if value is None:
+            return None
+        path = _resolve(value, info)
+        if not path.is_file():
+            raise ValueError(f"validation structure {str(path)!r} does not exist")
+        return path
 
 
 class FireWorksConfig(_Section):

@@ -19,12 +19,16 @@ FORCE_UNCERTAINTY: Final = "force_uncertainty"
 """Per-atom committee spread of the force (eV/Å)."""
 PARENT_INDEX: Final = "parent_index"
 """Index of the atom in the frame it was cut from (-1 for passivants)."""
+ACE_FORCES: Final = "ace_forces"
+"""Per-atom forces the ACE potential predicted during MD (eV/Å); a prediction, not a label."""
 
 REGION_CORE: Final = 0
 REGION_BUFFER: Final = 1
 REGION_PASSIVANT: Final = 2
 
 # --- per-structure info (``atoms.info``) ------------------------------------------------
+ENERGY_WEIGHT: Final = "energy_weight"
+"""Weight of the total energy in the fit; by default 0 when some atom has zero force weight."""
 GAMMA_MAX: Final = "gamma_max"
 LABEL_SOURCE: Final = "label_source"
 """Which oracle labelled the structure: see :data:`LABEL_SOURCES`."""
@@ -33,7 +37,15 @@ UNCERTAINTY: Final = "uncertainty"
 PROVENANCE: Final = "provenance"
 """Where the structure came from: generator name, MD step, parent frame id, …"""
 STRUCTURE_ID: Final = "structure_id"
+STRUCTURE_FAMILY: Final = "structure_family"
+"""Generator family: bulk, volume, shear, rattle, vacancy, interstitial, surface or alloy."""
+SELECTION_REASON: Final = "selection_reason"
+"""Why active-set selection kept the structure (MaxVol rows it holds, or its novelty)."""
+PARENT_ID: Final = "parent_id"
+"""``structure_id`` of the frame a cutout cluster was cut from."""
 MD_STEP: Final = "md_step"
+ACE_ENERGY: Final = "ace_energy"
+"""Total energy the ACE potential predicted for an MD frame (eV); a prediction, not a label."""
 CENTRE_ATOMS: Final = "centre_atoms"
 ORACLE_SETTINGS: Final = "oracle_settings"
 CORRECTIONS: Final = "corrections"

@@ -56,7 +56,9 @@ class GammaCheck(_Record):
     step: int
     gamma_max: float
     gamma_smoothed: float
-    candidates: list[int] = Field(default_factory=list, description="Atom ids above add_train.")
+    candidates: list[int] = Field(
+        default_factory=list, description="Frame indices (atom id - 1) of atoms above add_train."
+    )
     decision: str = Field("continue", description="continue, call_dft or hard_ceiling")
 
 
@@ -68,5 +70,8 @@ class MDResult(_Record):
     step: int = Field(..., ge=0, description="Timestep number at which the run ended.")
     restart_file: Path | None = None
     frame_file: Path | None = Field(None, description="extxyz of the last frame, gamma in arrays.")
-    candidate_atoms: list[int] = Field(default_factory=list)
+    candidate_atoms: list[int] = Field(
+        default_factory=list, description="Frame indices of atoms above add_train in frame_file."
+    )
     trace: list[GammaCheck] = Field(default_factory=list)
+    log_file: Path | None = Field(None, description="LAMMPS log with the thermo output.")

@@ -1,0 +1,124 @@
+"""Spherical core/buffer cutout of the uncertain regions of one MD frame.
+
+Around each centre atom, atoms within ``core_radius`` form the core (force weight 1) and atoms
+within ``buffer_radius`` the buffer (force weight 0, or a linear taper by config). Centres
+closer than two buffer radii share one cluster, so one DFT job covers both. Periodic images
+are unwrapped relative to the centres, so the cluster is whole however the frame was wrapped.
+
+``mode='cluster'`` caps the broken bonds (:mod:`.passivation`) and centres the cluster in a
+vacuum box; ``mode='periodic_box'`` cuts a periodic box around the centres instead, for metals.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from ase import Atoms
+
+from pyacemaker_fw.config import CutoutConfig
+from pyacemaker_fw.core import keys
+from pyacemaker_fw.extraction.neighbours import CentreGroup, atoms_near, group_centres
+from pyacemaker_fw.extraction.passivation import max_bond_cutoff, passivate
+from pyacemaker_fw.extraction.periodic_box import cut_periodic_box
+from pyacemaker_fw.extraction.regions import distance_to_centres, weighted_atoms
+
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+
+
+def centres_from_gamma(frame: Atoms, threshold: float) -> list[int]:
+    """Indices of atoms whose ``arrays['gamma']`` exceeds ``threshold``, highest first."""
+    gamma = np.asarray(frame.arrays[keys.GAMMA], dtype=float)
+    above = np.flatnonzero(gamma > threshold)
+    return [int(index) for index in above[np.argsort(-gamma[above], kind="stable")]]
+
+
+def extract_clusters(
+    frame: Atoms,
+    centres: list[int],
+    config: CutoutConfig,
+    parent_id: str | None = None,
+    md_step: int | None = None,
+) -> list[Atoms]:
+    """One cluster per group of overlapping centre spheres, with weights and metadata.
+
+    ``parent_id`` and ``md_step`` default to the frame's ``info['structure_id']`` and
+    ``info['md_step']``.
+    """
+    if not centres:
+        raise ValueError("extract_clusters needs at least one centre atom")
+    if max(centres) >= len(frame) or min(centres) < -len(frame):
+        raise IndexError(f"centre atoms {centres} lie outside a frame of {len(frame)} atoms")
+    centres = [int(index) % len(frame) for index in dict.fromkeys(centres)]
+    metadata = _frame_metadata(frame, parent_id, md_step)
+    clusters = []
+    for group in group_centres(frame, centres, 2.0 * config.buffer_radius):
+        cut = cut_periodic_box if config.mode == "periodic_box" else _cut_cluster
+        cluster = cut(frame, group, config)
+        _annotate(cluster, frame, group, config, metadata)
+        clusters.append(cluster)
+    return clusters
+
+
+def _cut_cluster(frame: Atoms, group: CentreGroup, config: CutoutConfig) -> Atoms:
+    shell = max_bond_cutoff(frame.numbers, config.bond_cutoff_scale) if config.passivate else 0.0
+    local = atoms_near(frame, group.positions, config.buffer_radius + shell)
+    distance = distance_to_centres(local.positions, group.positions)
+    inside = distance <= config.buffer_radius
+    cluster, _ = weighted_atoms(frame, local, distance, inside, config)
+    if config.passivate:
+        outside = Atoms(
+            numbers=frame.numbers[local.index[~inside]], positions=local.positions[~inside]
+        )
+        cluster = passivate(
+            cluster,
+            outside,
+            config.passivation_element,
+            config.bond_lengths,
+            config.bond_cutoff_scale,
+            config.min_passivant_distance,
+        )
+    fit_vacuum_box(cluster, config.vacuum)
+    return cluster
+
+
+def fit_vacuum_box(cluster: Atoms, vacuum: float) -> None:
+    """Put ``cluster`` in the smallest orthorhombic box with ``vacuum`` Å on every side."""
+    extent = cluster.positions.max(axis=0) - cluster.positions.min(axis=0)
+    cluster.set_cell(extent + 2.0 * vacuum)
+    cluster.center()
+    cluster.pbc = False
+
+
+def _frame_metadata(frame: Atoms, parent_id: str | None, md_step: int | None) -> dict[str, Any]:
+    metadata: dict[str, Any] = {}
+    parent = parent_id if parent_id is not None else frame.info.get(keys.STRUCTURE_ID)
+    step = md_step if md_step is not None else frame.info.get(keys.MD_STEP)
+    if parent is not None:
+        metadata[keys.PARENT_ID] = str(parent)
+    if step is not None:
+        metadata[keys.MD_STEP] = int(step)
+    return metadata
+
+
+def _annotate(
+    cluster: Atoms,
+    frame: Atoms,
+    group: CentreGroup,
+    config: CutoutConfig,
+    metadata: dict[str, Any],
+) -> None:
+    cluster.info.update(metadata)
+    cluster.info[keys.CENTRE_ATOMS] = list(group.indices)
+    if keys.GAMMA in frame.arrays:
+        gamma = np.asarray(frame.arrays[keys.GAMMA], dtype=float)
+        cluster.info[keys.GAMMA] = [float(gamma[index]) for index in group.indices]
+    cluster.info[keys.PROVENANCE] = {
+        "generator": "cutout",
+        "mode": config.mode,
+        "core_radius": config.core_radius,
+        "buffer_radius": config.buffer_radius,
+        **metadata,
+    }

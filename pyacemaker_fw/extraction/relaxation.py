@@ -1,0 +1,130 @@
+"""Pre-relaxation of a cutout's buffer and passivants, with the core held fixed.
+
+The cut leaves the buffer's outer atoms and the new passivants in positions that no longer
+balance; a cheap relaxation with a foundation model (MACE by default) settles them before the
+expensive DFT call, while the core keeps exactly the geometry the MD produced.
+
+A model that does not know the passivating element (a MACE fitted to pure silicon, say) still
+relaxes the buffer: the passivants are then left out of the relaxation and each follows its
+host atom rigidly, keeping its bond length and direction.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from ase import Atoms
+from ase.calculators.calculator import Calculator, all_changes
+from ase.constraints import FixAtoms
+from ase.optimize import BFGS, FIRE
+from ase.optimize.optimize import Optimizer
+
+from pyacemaker_fw.config import MACEConfig, RelaxationConfig
+from pyacemaker_fw.core import keys
+from pyacemaker_fw.core.base import BaseOracle
+
+OPTIMIZERS: dict[str, type[Optimizer]] = {"FIRE": FIRE, "BFGS": BFGS}
+
+
+class OracleCalculator(Calculator):
+    """An ASE calculator that asks a :class:`BaseOracle` for energy and forces."""
+
+    def __init__(self, oracle: BaseOracle) -> None:
+        Calculator.__init__(self)
+        self.implemented_properties = ["energy", "forces"]
+        self.oracle = oracle
+
+    def calculate(
+        self,
+        atoms: Atoms | None = None,
+        properties: Any = ("energy", "forces"),
+        system_changes: Any = all_changes,
+    ) -> None:
+        Calculator.calculate(self, atoms, properties, system_changes)
+        if self.atoms is None:
+            raise ValueError("OracleCalculator.calculate needs atoms")
+        labelled = self.oracle.label([self.atoms.copy()])[0]
+        self.results = {
+            "energy": float(labelled.get_potential_energy()),
+            "forces": np.asarray(labelled.get_forces(), dtype=float),
+        }
+
+
+def as_calculator(relaxer: Calculator | BaseOracle) -> Calculator:
+    """An ASE calculator for either an ASE calculator or a :class:`BaseOracle`."""
+    return OracleCalculator(relaxer) if isinstance(relaxer, BaseOracle) else relaxer
+
+
+def default_relaxer(mace: MACEConfig) -> Calculator:
+    """MACE on the first model of the configured committee (one model is enough to relax)."""
+    if not mace.model_paths:
+        raise ValueError("buffer relaxation needs a MACE model: set oracle.mace.model_paths")
+    from mace.calculators import MACECalculator, mace_mp
+
+    from pyacemaker_fw.config import MACE_MP_NAMES
+    from pyacemaker_fw.core.threads import pin_threads
+
+    pin_threads(mace.threads)
+    model = mace.model_paths[0]
+    if model in MACE_MP_NAMES:
+        return mace_mp(model=model, device=mace.device, default_dtype=mace.default_dtype)
+    return MACECalculator(model_paths=[model], device=mace.device, default_dtype=mace.default_dtype)
+
+
+def supported_numbers(calculator: Calculator) -> set[int] | None:
+    """Atomic numbers a calculator's model knows, where it says so (MACE does); else None."""
+    z_table = getattr(calculator, "z_table", None)
+    if z_table is None:
+        return None
+    return {int(number) for number in z_table.zs}
+
+
+def relax_buffer(
+    cluster: Atoms, relaxer: Calculator | BaseOracle, config: RelaxationConfig
+) -> Atoms:
+    """A copy of ``cluster`` with buffer and passivants relaxed, core fixed.
+
+    ``info['relaxation']`` records ``converged``, ``steps``, ``max_force`` (eV/Å, over the
+    relaxed atoms), the ``optimizer`` and whether the passivants took part. A run that hits
+    ``max_steps`` still returns its last geometry, with ``converged`` False.
+    """
+    calculator = as_calculator(relaxer)
+    region = np.asarray(cluster.arrays[keys.REGION])
+    passivants = region == keys.REGION_PASSIVANT
+    known = supported_numbers(calculator)
+    with_passivants = known is None or set(cluster.numbers[passivants].tolist()) <= known
+    moving = np.ones(len(cluster), dtype=bool) if with_passivants else ~passivants
+    work = Atoms(
+        numbers=cluster.numbers[moving],
+        positions=cluster.positions[moving],
+        cell=cluster.cell,
+        pbc=cluster.pbc,
+    )
+    work.set_constraint(FixAtoms(mask=region[moving] == keys.REGION_CORE))
+    work.calc = calculator
+    optimizer = OPTIMIZERS[config.optimizer](work, logfile=None)
+    converged = bool(optimizer.run(fmax=config.fmax, steps=config.max_steps))
+    max_force = float(np.linalg.norm(work.get_forces(), axis=1).max())
+    relaxed: Atoms = cluster.copy()
+    relaxed.positions[moving] = work.positions
+    if not with_passivants:
+        _follow_hosts(relaxed, cluster, passivants)
+    relaxed.info[keys.RELAXATION] = {
+        "converged": converged,
+        "steps": int(optimizer.nsteps),
+        "max_force": max_force,
+        "optimizer": config.optimizer,
+        "passivants_relaxed": with_passivants,
+    }
+    return relaxed
+
+
+def _follow_hosts(relaxed: Atoms, original: Atoms, passivants: npt.NDArray[np.bool_]) -> None:
+    """Move each passivant by the displacement of its host (its nearest non-passivant)."""
+    hosts = np.flatnonzero(~passivants)
+    for index in np.flatnonzero(passivants):
+        gaps = np.linalg.norm(original.positions[hosts] - original.positions[index], axis=1)
+        host = hosts[np.argmin(gaps)]
+        relaxed.positions[index] += relaxed.positions[host] - original.positions[host]

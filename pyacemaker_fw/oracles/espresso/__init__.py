@@ -1,0 +1,6 @@
+"""Quantum ESPRESSO (pw.x) under custodian: input builder, job, handlers, validator, oracle."""
+
+from pyacemaker_fw.oracles.espresso.command import CommandError, resolve_command
+from pyacemaker_fw.oracles.espresso.oracle import EspressoOracle, EspressoRunError
+
+__all__ = ["CommandError", "EspressoOracle", "EspressoRunError", "resolve_command"]

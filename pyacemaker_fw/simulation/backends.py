@@ -1,0 +1,230 @@
+"""ACE back-ends of the MD engine: one interface, two ways to run ACE in LAMMPS.
+
+A back-end supplies the LAMMPS commands that make ACE the interaction, installs a Python
+callback that reports per-atom gamma on check steps (:class:`CheckReading`), and records
+faults (non-finite forces, exceptions in the callback) instead of raising, because LAMMPS
+swallows exceptions raised inside callbacks.
+
+- :class:`NativePaceBackend`: ML-PACE's ``pair_style pace/extrapolation`` with ``fix pair``
+  gamma, for LAMMPS builds that have it.
+- :class:`~pyacemaker_fw.simulation.ace_bridge.ExternalAceBackend`: ``fix external`` with
+  pyace inside the callback, for builds without ML-PACE (the PyPI wheel).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+from numpy.typing import NDArray
+
+from pyacemaker_fw.core.models import PotentialFiles
+from pyacemaker_fw.simulation import inputs
+
+
+@dataclass(frozen=True)
+class CheckReading:
+    """What a back-end sees on a check step. Arrays are in frame order (atom id - 1)."""
+
+    step: int
+    gamma: NDArray[np.float64]
+    forces: NDArray[np.float64]
+    min_distance: float
+    """Closest pair distance (Å); ``inf`` when no pair is within the neighbour cutoff."""
+    energy: float | None = None
+
+
+@dataclass(frozen=True)
+class Fault:
+    """A bad state seen inside a callback: the run must end, and this step is not good."""
+
+    step: int
+    reason: str
+
+
+CheckHandler = Callable[[CheckReading], None]
+
+
+@dataclass(frozen=True)
+class PotentialInfo:
+    """What the engine needs to know about an ACE potential before it starts LAMMPS."""
+
+    elements: tuple[str, ...]
+    cutoff: float
+    yaml_sha256: str
+    asi_sha256: str | None
+
+    @classmethod
+    def read(cls, files: PotentialFiles) -> PotentialInfo:
+        from pyace.basis import ACEBBasisSet
+
+        basis = ACEBBasisSet(str(files.yaml))
+        return cls(
+            elements=tuple(str(name) for name in basis.elements_name),
+            cutoff=float(basis.cutoffmax),
+            yaml_sha256=file_sha256(files.yaml),
+            asi_sha256=file_sha256(files.asi) if files.asi else None,
+        )
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def too_close(distance: float, limit: float, step: int) -> str:
+    """The failure reason for a pair closer than ``min_distance``."""
+    return f"atoms closer than min_distance: {distance:.3f} Å < {limit:g} Å at step {step}"
+
+
+def request_halt(lmp: Any) -> None:
+    """Make ``fix halt`` end the run at the end of the current step."""
+    lmp.set_internal_variable(inputs.HALT_VARIABLE, 1.0)
+
+
+def by_atom_id(tags: NDArray[np.integer[Any]], values: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Reorder per-atom ``values`` from LAMMPS' local order to frame order (id - 1)."""
+    ordered = np.empty_like(values)
+    ordered[np.asarray(tags, dtype=np.int64) - 1] = values
+    return ordered
+
+
+def closest_pair(
+    positions: NDArray[np.float64], cell: NDArray[np.float64], pbc: Sequence[bool], cutoff: float
+) -> float:
+    """Smallest interatomic distance below ``cutoff`` (Å), or ``inf``; linear in N."""
+    from ase.neighborlist import neighbor_list
+
+    distances = neighbor_list("d", _bare_atoms(positions, cell, pbc), cutoff)
+    return float(distances.min()) if distances.size else float("inf")
+
+
+def _bare_atoms(
+    positions: NDArray[np.float64], cell: NDArray[np.float64], pbc: Sequence[bool]
+) -> Any:
+    from ase import Atoms
+
+    return Atoms(positions=positions, cell=cell, pbc=list(pbc))
+
+
+def lammps_cell(lmp: Any) -> tuple[NDArray[np.float64], NDArray[np.float64], list[bool]]:
+    """``(boxlo, cell, pbc)`` of the current LAMMPS box; cell rows are the lattice vectors."""
+    boxlo, boxhi, xy, yz, xz, periodicity, _ = lmp.extract_box()
+    lower = np.asarray(boxlo, dtype=float)
+    lengths = np.asarray(boxhi, dtype=float) - lower
+    cell = np.array(
+        [[lengths[0], 0.0, 0.0], [xy, lengths[1], 0.0], [xz, yz, lengths[2]]], dtype=float
+    )
+    return lower, cell, [bool(flag) for flag in periodicity]
+
+
+class AceBackend(ABC):
+    """How ACE forces and gamma get into a LAMMPS run."""
+
+    name: ClassVar[str]
+
+    def __init__(self, potential: PotentialFiles, elements: Sequence[str], check_interval: int):
+        if potential.asi is None:
+            raise ValueError(f"potential {potential.yaml} has no active set (.asi) for gamma")
+        self.potential = potential
+        self.elements = tuple(elements)
+        self.check_interval = check_interval
+        self.fault: Fault | None = None
+        self.last_reading: CheckReading | None = None
+        self._on_check: CheckHandler | None = None
+        self._lmp: Any = None
+        self.min_distance = 1.0
+        """Pairs closer than this (Å) are a bad state; looked for on check steps."""
+
+    @abstractmethod
+    def commands(self) -> list[str]:
+        """Pair style and fixes, sent after the box exists and before any run."""
+
+    def attach(self, lmp: Any, on_check: CheckHandler) -> None:
+        """Install the callbacks; ``on_check`` gets every reading on a check step."""
+        self._lmp = lmp
+        self._on_check = on_check
+        self._install(lmp)
+
+    @abstractmethod
+    def _install(self, lmp: Any) -> None:
+        """Register this back-end's ``fix external`` callback with ``lmp``."""
+
+    @abstractmethod
+    def probe(self, lmp: Any) -> CheckReading:
+        """Evaluate gamma on the current state (a ``run 0``), without telling ``on_check``."""
+
+    @abstractmethod
+    def begin_run(self) -> None:
+        """Called before every LAMMPS ``run``: caches keyed on the run must be dropped."""
+
+    def record_fault(self, lmp: Any, step: int, reason: str) -> None:
+        """Keep the first bad state of the run and end the run after this step."""
+        if self.fault is None:
+            self.fault = Fault(step, reason)
+        request_halt(lmp)
+
+
+class NativePaceBackend(AceBackend):
+    """ML-PACE ``pair_style pace/extrapolation``; the callback only reads gamma.
+
+    ``fix pair`` computes gamma every ``check_interval`` steps; a ``fix external`` with the
+    same period reads it, with the pair forces, in the same step.
+    """
+
+    name = "native"
+    PROBE_FIX = "ace_gamma_probe"
+
+    def commands(self) -> list[str]:
+        assert self.potential.asi is not None
+        return inputs.native_pace(
+            self.potential.yaml, self.potential.asi, self.elements, self.check_interval
+        )
+
+    def _install(self, lmp: Any) -> None:
+        lmp.set_fix_external_callback(inputs.CHECK_FIX, self._callback)
+
+    def begin_run(self) -> None:
+        """Nothing is cached between runs: gamma is read fresh from ``fix pair``."""
+
+    def probe(self, lmp: Any) -> CheckReading:
+        for command in inputs.native_probe(self.PROBE_FIX):
+            lmp.command(command)
+        step = int(lmp.extract_global("ntimestep"))
+        reading = self._read(lmp, step, self.PROBE_FIX)
+        lmp.command(f"unfix {self.PROBE_FIX}")
+        self.last_reading = reading
+        return reading
+
+    def _callback(self, _caller: Any, step: int, _nlocal: int, *_arrays: Any) -> None:
+        lmp = self._lmp
+        try:
+            reading = self._read(lmp, step, inputs.GAMMA_FIX)
+            if not np.isfinite(reading.forces).all():
+                self.record_fault(lmp, step, f"non-finite forces at step {step}")
+                return
+            self.last_reading = reading
+            if self._on_check is not None:
+                self._on_check(reading)
+        except Exception as error:  # LAMMPS would swallow it: record and stop instead
+            self.record_fault(lmp, step, f"{type(error).__name__} in gamma check: {error}")
+
+    def _read(self, lmp: Any, step: int, fix_id: str) -> CheckReading:
+        from lammps import LMP_STYLE_ATOM, LMP_TYPE_VECTOR
+
+        nlocal = int(lmp.extract_setting("nlocal"))
+        tags = lmp.numpy.extract_atom("id")[:nlocal]
+        gamma = np.array(lmp.numpy.extract_fix(fix_id, LMP_STYLE_ATOM, LMP_TYPE_VECTOR)[:nlocal])
+        forces = np.array(lmp.numpy.extract_atom("f")[:nlocal])
+        boxlo, cell, pbc = lammps_cell(lmp)
+        positions = np.array(lmp.numpy.extract_atom("x")[:nlocal]) - boxlo
+        return CheckReading(
+            step=step,
+            gamma=by_atom_id(tags, gamma),
+            forces=by_atom_id(tags, forces),
+            min_distance=closest_pair(positions, cell, pbc, self.min_distance),
+        )

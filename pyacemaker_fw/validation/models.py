@@ -1,0 +1,147 @@
+"""What the validator scores: any ASE calculator or any :class:`BaseOracle`, behind one face.
+
+Oracles label whole batches at once (QE runs them as separate jobs, MACE batches them), so
+batch work such as EOS volumes and phonon displacements goes through :func:`label_all`; work
+that needs forces again and again (relaxations, MD) goes through :func:`as_calculator`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+from ase import Atoms
+from ase.calculators.calculator import Calculator, all_changes
+
+from pyacemaker_fw.core.base import BaseOracle
+from pyacemaker_fw.core.models import PotentialFiles
+
+Model = Calculator | BaseOracle
+"""A potential or reference: an ASE calculator, or an oracle that labels structures."""
+
+
+class OracleCalculator(Calculator):
+    """An ASE calculator that asks an oracle for each new configuration."""
+
+    def __init__(self, oracle: BaseOracle) -> None:
+        Calculator.__init__(self)
+        self.implemented_properties = ["energy", "free_energy", "forces", "stress"]
+        self.oracle = oracle
+
+    def calculate(
+        self,
+        atoms: Atoms | None = None,
+        properties: Sequence[str] = ("energy",),
+        system_changes: Sequence[str] = tuple(all_changes),
+    ) -> None:
+        Calculator.calculate(self, atoms, properties, system_changes)
+        assert self.atoms is not None
+        bare = self.atoms.copy()
+        bare.calc = None
+        labelled = self.oracle.label([bare])[0]
+        results: dict[str, Any] = dict(labelled.calc.results)
+        results.setdefault("free_energy", results["energy"])
+        self.results = results
+
+
+def as_calculator(model: Model) -> Calculator:
+    return OracleCalculator(model) if isinstance(model, BaseOracle) else model
+
+
+def label_all(model: Model, structures: Sequence[Atoms]) -> list[Atoms]:
+    """Structures carrying the model's energy, forces and stress (a batch for oracles)."""
+    if isinstance(model, BaseOracle):
+        return model.label([_bare(atoms) for atoms in structures])
+    labelled = []
+    for atoms in structures:
+        copy = _bare(atoms)
+        copy.calc = model
+        copy.get_potential_energy()
+        copy.get_forces()
+        if copy.pbc.all():
+            copy.get_stress()
+        labelled.append(_frozen(copy))
+    return labelled
+
+
+def _bare(atoms: Atoms) -> Atoms:
+    copy: Atoms = atoms.copy()
+    copy.calc = None
+    return copy
+
+
+def _frozen(atoms: Atoms) -> Atoms:
+    """A copy holding the calculator's results, so the next structure cannot overwrite them."""
+    from ase.calculators.calculator import all_properties
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    frozen = _bare(atoms)
+    results = {k: v for k, v in atoms.calc.results.items() if k in all_properties}
+    frozen.calc = SinglePointCalculator(frozen, **results)
+    return frozen
+
+
+def reference_energies(potential_yaml: Path) -> tuple[dict[str, float], float]:
+    """The per-element reference energies and per-atom shift pacemaker took out of the data
+    (``reference_energy`` in the potential's metadata); none when the fit used raw energies.
+
+    pacemaker fits ``E − Σ n_e·E_e + N·shift``, so the potential's own energies must get
+    ``Σ n_e·E_e − N·shift`` back before they can be compared with an oracle's.
+    """
+    document = yaml.safe_load(Path(potential_yaml).read_text()) or {}
+    raw = (document.get("metadata") or {}).get("reference_energy")
+    if not raw:
+        return {}, 0.0
+    values = json.loads(raw) if isinstance(raw, str) else dict(raw)
+    shift = float(values.pop("shift", 0.0))
+    return {str(symbol): float(energy) for symbol, energy in values.items()}, shift
+
+
+class ShiftedCalculator(Calculator):
+    """Another calculator's results with pacemaker's reference energies added back."""
+
+    def __init__(self, inner: Calculator, per_element: dict[str, float], shift: float) -> None:
+        Calculator.__init__(self)
+        self.inner = inner
+        self.implemented_properties = list(inner.implemented_properties)
+        self.per_element = per_element
+        self.shift = shift
+
+    def calculate(
+        self,
+        atoms: Atoms | None = None,
+        properties: Sequence[str] = ("energy",),
+        system_changes: Sequence[str] = tuple(all_changes),
+    ) -> None:
+        Calculator.calculate(self, atoms, properties, system_changes)
+        assert self.atoms is not None
+        self.inner.calculate(self.atoms, properties, system_changes)
+        results: dict[str, Any] = dict(self.inner.results)
+        offsets = np.array(
+            [self.per_element.get(s, 0.0) - self.shift for s in self.atoms.get_chemical_symbols()]
+        )
+        for key in ("energy", "free_energy"):
+            if key in results:
+                results[key] = float(results[key] + offsets.sum())
+        if "energies" in results:
+            results["energies"] = np.asarray(results["energies"]) + offsets
+        self.results = results
+
+
+def ace_calculator(potential: PotentialFiles) -> Calculator:
+    """pyace's calculator on the B-basis, with the active set when there is one (gamma),
+    on the oracle's energy scale."""
+    from pyace import PyACECalculator
+
+    calculator = PyACECalculator(str(Path(potential.yaml)))
+    if potential.asi is not None:
+        calculator.set_active_set(str(Path(potential.asi)))
+    per_element, shift = reference_energies(Path(potential.yaml))
+    if not per_element and not shift:
+        ace: Calculator = calculator
+        return ace
+    return ShiftedCalculator(calculator, per_element, shift)

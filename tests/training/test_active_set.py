@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from ase import Atoms
+from ase.build import bulk
+
+from pyacemaker_fw.core import keys
+from pyacemaker_fw.core.threads import subprocess_env
+from pyacemaker_fw.training.active_set import taught_atom_masks, write_active_set
+from pyacemaker_fw.training.dataset import write_dataset
+from pyacemaker_fw.training.process import executable
+
+ACE_SI = Path(__file__).resolve().parents[1] / "assets" / "ace_si" / "potential.yaml"
+
+
+def test_masks_follow_pyace_row_order_per_species() -> None:
+    first = bulk("SiC", "zincblende", a=4.36)  # Si, C
+    first.arrays[keys.FORCE_WEIGHT] = np.array([1.0, 0.0])
+    second = Atoms("CSiSi", positions=np.eye(3))
+    second.arrays[keys.FORCE_WEIGHT] = np.array([1.0, 0.0, 1.0])
+    masks = taught_atom_masks([first, second], {"C": 0, "Si": 1})
+    np.testing.assert_array_equal(masks[0], [False, True])  # C rows: first[1], second[0]
+    np.testing.assert_array_equal(masks[1], [True, False, True])  # Si rows
+
+
+@pytest.mark.engine
+def test_all_weighted_atoms_give_pace_activeset_result(
+    tmp_path: Path, small_si: list[Atoms]
+) -> None:
+    potential = Path(shutil.copy(ACE_SI, tmp_path / "potential.yaml"))
+    dataset = write_dataset(small_si, tmp_path / "data.pkl.gz")
+    subprocess.run(
+        [executable("pace_activeset"), "-a", "-d", str(dataset), potential.name],
+        cwd=tmp_path,
+        env=subprocess_env(1),
+        check=True,
+        capture_output=True,
+    )
+    ours = write_active_set(potential, small_si, tmp_path / "ours.asi")
+    np.testing.assert_allclose(np.load(ours)["Si"], np.load(tmp_path / "potential.asi")["Si"])
+
+
+@pytest.mark.engine
+def test_untaught_atoms_stay_out_of_the_active_set(tmp_path: Path, small_si: list[Atoms]) -> None:
+    """The active set's environments all come from weighted atoms."""
+    from pyace import ACEBBasisSet, BBasisConfiguration
+    from pyace.activelearning import compute_B_projections
+
+    structures = [atoms.copy() for atoms in small_si]
+    rng = np.random.default_rng(0)
+    for atoms in structures:
+        atoms.arrays[keys.FORCE_WEIGHT] = (rng.random(len(atoms)) < 0.5).astype(float)
+    inverse = np.load(write_active_set(ACE_SI, structures, tmp_path / "masked.asi"))["Si"]
+    active_rows = np.linalg.inv(inverse)
+    basis = ACEBBasisSet(BBasisConfiguration(str(ACE_SI)))
+    projections = compute_B_projections(basis, [_bare(atoms) for atoms in small_si])[0]
+    weights = np.concatenate([atoms.arrays[keys.FORCE_WEIGHT] for atoms in structures])
+    for row in active_rows:
+        nearest = np.argmin(np.linalg.norm(projections - row, axis=1))
+        assert np.allclose(projections[nearest], row, rtol=1e-6, atol=1e-8)
+        assert weights[nearest] > 0
+
+
+def _bare(atoms: Atoms) -> Atoms:
+    copy: Atoms = atoms.copy()
+    copy.calc = None
+    return copy
