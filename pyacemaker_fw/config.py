@@ -453,6 +453,17 @@ class CampaignConfig(_Section):
         return _resolve(value, info)
 
     @model_validator(mode="after")
+    def _compositions_use_campaign_elements(self) -> Self:
+        for composition in self.distillation.compositions:
+            unknown = sorted(set(composition) - set(self.elements))
+            if unknown:
+                raise ValueError(
+                    f"distillation.compositions entry {composition} names {unknown}, "
+                    f"which are not in elements {self.elements}"
+                )
+        return self
+
+    @model_validator(mode="after")
     def _every_element_has_a_pseudopotential(self) -> Self:
         qe = self.oracle.qe
         needed = list(self.elements)

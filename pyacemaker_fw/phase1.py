@@ -69,11 +69,12 @@ class Phase1Result(BaseModel):
 
     def summary(self) -> str:
         sources = ", ".join(f"{n} {source}" for source, n in sorted(self.labelled_by.items()))
+        rmse = self.potential.metrics.force_rmse_train
+        fit = f"force RMSE {rmse:.0f} meV/Å (train)" if rmse is not None else "no metrics"
         return (
             f"Phase 1: {self.generated} generated; {self.selection.summary()}; "
             f"labelled {self.training_size} ({sources}), {self.dropped} dropped; "
-            f"ACE v{self.potential.version} force RMSE "
-            f"{self.potential.metrics.force_rmse_train} meV/Å (train)"
+            f"ACE v{self.potential.version} {fit}"
         )
 
 

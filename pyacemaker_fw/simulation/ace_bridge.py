@@ -61,7 +61,12 @@ class _NeighbourReader:
 
 
 class ExternalAceBackend(AceBackend):
-    """pyace in a ``fix external`` callback; for LAMMPS builds without ML-PACE."""
+    """pyace in a ``fix external`` callback; for LAMMPS builds without ML-PACE.
+
+    Serial only: ``origins`` maps every ghost to a local atom, which holds on one process.
+    The forces use a C-tilde basis converted in memory from the B-basis ``.yaml``, so both
+    evaluators are guaranteed to be the same potential; the ``.yace`` file is not read.
+    """
 
     name = "external"
 
@@ -88,7 +93,6 @@ class ExternalAceBackend(AceBackend):
         self._environment = ACEAtomicEnvironment()
         self._built_at: float | None = None
         self._probing = False
-        self._last_checked_step: int | None = None
         self._neighbours: _NeighbourReader | None = None
 
     def _species_map(self, basis_elements: Sequence[str]) -> NDArray[np.int64]:
@@ -167,13 +171,7 @@ class ExternalAceBackend(AceBackend):
             min_distance=closest,
             energy=energy,
         )
-        self.last_reading = reading
-        # A second run starts with a setup call on the step where the previous run ended.
-        if self._probing or step == self._last_checked_step:
-            return
-        self._last_checked_step = step
-        if self._on_check is not None:
-            self._on_check(reading)
+        self.publish(reading, notify=not self._probing)
 
     def _refresh_environment(self, nlocal: int, nall: int) -> None:
         lmp = self._lmp

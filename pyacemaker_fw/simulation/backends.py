@@ -137,6 +137,7 @@ class AceBackend(ABC):
         self.last_reading: CheckReading | None = None
         self._on_check: CheckHandler | None = None
         self._lmp: Any = None
+        self._last_published_step: int | None = None
         self.min_distance = 1.0
         """Pairs closer than this (Å) are a bad state; looked for on check steps."""
 
@@ -161,6 +162,19 @@ class AceBackend(ABC):
     @abstractmethod
     def begin_run(self) -> None:
         """Called before every LAMMPS ``run``: caches keyed on the run must be dropped."""
+
+    def publish(self, reading: CheckReading, notify: bool = True) -> None:
+        """Keep ``reading`` and hand it to ``on_check``, once per step.
+
+        A second ``run`` starts with a setup call on the step where the previous run ended;
+        the monitor must not count that step twice.
+        """
+        self.last_reading = reading
+        if not notify or reading.step == self._last_published_step:
+            return
+        self._last_published_step = reading.step
+        if self._on_check is not None:
+            self._on_check(reading)
 
     def record_fault(self, lmp: Any, step: int, reason: str) -> None:
         """Keep the first bad state of the run and end the run after this step."""
@@ -207,9 +221,7 @@ class NativePaceBackend(AceBackend):
             if not np.isfinite(reading.forces).all():
                 self.record_fault(lmp, step, f"non-finite forces at step {step}")
                 return
-            self.last_reading = reading
-            if self._on_check is not None:
-                self._on_check(reading)
+            self.publish(reading)
         except Exception as error:  # LAMMPS would swallow it: record and stop instead
             self.record_fault(lmp, step, f"{type(error).__name__} in gamma check: {error}")
 

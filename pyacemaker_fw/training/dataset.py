@@ -29,6 +29,7 @@ from pyacemaker_fw.core.labels import attach_labels, has_labels
 
 ATOMS_COLUMN = "ase_atoms"
 ENERGY_COLUMN = "energy"
+CORRECTED_ENERGY_COLUMN = "energy_corrected"
 FORCES_COLUMN = "forces"
 ENERGY_WEIGHT_COLUMN = "w_energy"
 FORCE_WEIGHT_COLUMN = "w_forces"
@@ -88,6 +89,10 @@ def structures_to_dataframe(
         {
             ATOMS_COLUMN: [_bare(atoms) for atoms in structures],
             ENERGY_COLUMN: [float(atoms.get_potential_energy()) for atoms in structures],
+            # What pacemaker fits when no reference energy is known: a scratch fit replaces it
+            # (reference_energy: auto), an update of a potential with stored reference energies
+            # recomputes it, and an update of one fitted to raw energies uses it as is.
+            CORRECTED_ENERGY_COLUMN: [float(atoms.get_potential_energy()) for atoms in structures],
             FORCES_COLUMN: [np.asarray(atoms.get_forces(), dtype=float) for atoms in structures],
             ENERGY_WEIGHT_COLUMN: [energy_weight(atoms) for atoms in structures],
             FORCE_WEIGHT_COLUMN: [force_weights(atoms) for atoms in structures],

@@ -12,7 +12,8 @@ MACE has no per-atom force weights: every atom of a cutout cluster is a valid DF
 that cluster, so MACE learns them all; ``force_weight`` only matters to the ACE fit.
 
 Each run works in its own folder: ``train.xyz``, ``valid.xyz``, ``mace_run_train.log``,
-``<name>.model`` (the result), ``checkpoints/``, ``logs/`` and ``results/``.
+``<name>.model`` (the result), ``checkpoints/``, ``logs/`` and ``results/``; a fine-tune also
+writes ``finetune_result.json`` (the :class:`MACETrainingResult`).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ TRAIN_FILE = "train.xyz"
 VALID_FILE = "valid.xyz"
 LOG_FILE = "mace_run_train.log"
 STALE_FOLDERS = ("checkpoints", "logs", "results")
+RESULT_FILE = "finetune_result.json"
 Dtype = Literal["float32", "float64"]
 
 
@@ -273,5 +275,6 @@ class MACEFineTuner:
             before=before,
             after=after,
         )
+        (trained.parent / RESULT_FILE).write_text(result.model_dump_json(indent=2))
         log.info("fine-tuned %s -> %s: before %s, after %s", model, trained, before, after)
         return result

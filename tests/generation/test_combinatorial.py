@@ -150,3 +150,14 @@ def test_composition_with_a_foreign_element_is_rejected() -> None:
     config = DistillationConfig(compositions=[{"Si": 0.5, "Ge": 0.5}])
     with pytest.raises(ValueError, match="Ge"):
         CombinatorialGenerator(["Si"], config)
+
+
+def test_campaign_config_rejects_compositions_of_other_elements() -> None:
+    from pydantic import ValidationError
+
+    from pyacemaker_fw.config import CampaignConfig
+
+    with pytest.raises(ValidationError, match="not in elements"):
+        CampaignConfig(
+            name="x", elements=["Si"], distillation={"compositions": [{"Si": 1, "Ge": 1}]}
+        )

@@ -151,3 +151,17 @@ def test_native_backend_is_refused_where_lammps_lacks_ml_pace(ace_si: PotentialF
     lmp.has_style.return_value = False
     with pytest.raises(RuntimeError, match="no pace/extrapolation"):
         select_backend("native", lmp, ace_si, ("Si",), 10)
+
+
+def test_a_step_seen_again_by_the_next_run_reaches_the_monitor_once(
+    ace_si: PotentialFiles,
+) -> None:
+    lmp = NativeStandIn(forces=np.zeros((3, 3)))
+    readings: list[CheckReading] = []
+    backend = native_backend(ace_si)
+    backend.attach(lmp, readings.append)
+    lmp.check(100)
+    lmp.check(100)  # the setup call of the production run after a soft start
+    lmp.check(120)
+    assert [reading.step for reading in readings] == [100, 120]
+    assert backend.last_reading is not None and backend.last_reading.step == 120

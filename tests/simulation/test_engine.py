@@ -1,6 +1,6 @@
 """The LAMMPS MD engine for real: ACE in LAMMPS, halting, exact resume, soft start, bad states.
 
-Cells are 64 Si atoms, runs a few hundred steps; every run here takes well under a second.
+Cells hold 64 Si atoms (216 for the soft start) and runs a few hundred steps.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from pyacemaker_fw.simulation.engine import (
     read_thermo,
 )
 from pyacemaker_fw.simulation.lammps_runtime import has_native_pace, open_lammps
-from tests.simulation.conftest import si_cell
+from tests.simulation.builders import si_cell
 
 pytestmark = pytest.mark.engine
 

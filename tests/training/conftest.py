@@ -19,7 +19,8 @@ SI_A0 = 5.431
 @pytest.fixture(scope="session")
 def si_dataset() -> list[Atoms]:
     """The committed SW-labelled Si structures (8, 16 and 64 atoms)."""
-    structures: list[Atoms] = read(ASSETS / "si_sw" / "train.extxyz", ":")
+    structures = read(ASSETS / "si_sw" / "train.extxyz", ":")
+    assert isinstance(structures, list)
     return structures
 
 

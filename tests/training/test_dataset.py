@@ -32,6 +32,7 @@ def test_columns_carry_labels_and_per_atom_force_weights() -> None:
     core_and_buffer = _labelled([1, 1, 1, 0, 0, 0, 0.5, 0], seed=1)
     frame = structures_to_dataframe([_labelled(seed=0), core_and_buffer], elements=["Si"])
     assert list(frame["energy"]) == [-34.5, -33.5]
+    assert list(frame["energy_corrected"]) == [-34.5, -33.5]
     np.testing.assert_array_equal(frame["forces"][1], core_and_buffer.get_forces())
     np.testing.assert_array_equal(frame["w_forces"][0], np.ones(8))
     np.testing.assert_array_equal(frame["w_forces"][1], [1, 1, 1, 0, 0, 0, 0.5, 0])

@@ -29,6 +29,7 @@ FINETUNE = MACEFinetuneConfig(epochs=10, learning_rate=0.005, replay_structures=
 def test_extxyz_carries_only_the_reference_labels(tmp_path: Path, small_si: list[Atoms]) -> None:
     path = write_mace_xyz(small_si[:3], tmp_path / "train.xyz")
     loaded = read(path, ":")
+    assert isinstance(loaded, list)
     assert loaded[1].info[ENERGY_KEY] == pytest.approx(small_si[1].get_potential_energy())
     np.testing.assert_allclose(loaded[1].arrays[FORCES_KEY], small_si[1].get_forces())
     assert loaded[1].calc is None, "no second set of labels under ASE's default keys"
@@ -104,6 +105,8 @@ def test_reported_errors_are_those_of_the_returned_model(
 ) -> None:
     recomputed = mace_errors(finetuned.model, sw_vacancies[10:])
     assert recomputed.force_rmse == pytest.approx(finetuned.after["new"].force_rmse, rel=1e-5)
+    saved = (finetuned.model.parent / "finetune_result.json").read_text()
+    assert MACETrainingResult.model_validate_json(saved) == finetuned
 
 
 @pytest.mark.engine

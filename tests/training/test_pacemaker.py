@@ -9,6 +9,7 @@ from typing import Any
 
 import mongomock
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import pytest
 from ase import Atoms
@@ -16,7 +17,7 @@ from ase.build import bulk
 
 from pyacemaker_fw.config import LoopStrategyConfig, TrainerConfig
 from pyacemaker_fw.core import keys
-from pyacemaker_fw.core.models import PotentialRecord
+from pyacemaker_fw.core.models import PotentialFiles, PotentialRecord
 from pyacemaker_fw.core.store import CampaignStore
 from pyacemaker_fw.oracles.reference import CalculatorOracle
 from pyacemaker_fw.training.dataset import read_dataset
@@ -281,6 +282,22 @@ def test_incremental_update_learns_new_data_without_forgetting_old(
     assert _force_rmse(after, forty) < 1.3 * _force_rmse(before, forty)
 
 
+@pytest.mark.engine
+def test_update_of_a_potential_fitted_to_raw_energies(
+    tmp_path: Path, sw_vacancies: list[Atoms]
+) -> None:
+    """The committed test potential stores no reference energies: the update keeps raw ones."""
+    committed = Path(__file__).resolve().parents[1] / "assets" / "ace_si" / "potential.yaml"
+    previous = PotentialRecord(version=0, mode="scratch", files=PotentialFiles(yaml=committed))
+    config = SMALL.model_copy(update={"incremental_iterations": 3})
+    trainer = PacemakerTrainer(config, ["Si"], active_set=False)
+    record = trainer.train(sw_vacancies[:4], tmp_path, previous=previous)
+    start = read_fit_history(tmp_path / "metrics.txt")[0]
+    # On a shifted scale the error would be the cohesive energy, about 4.3 eV/atom.
+    assert start["rmse_epa"] < 1.0, "eV/atom"
+    assert record.metrics.iterations == 3
+
+
 # --- zero-weight atoms ------------------------------------------------------------------
 ZERO_WEIGHT_FIT = SMALL.model_copy(update={"max_iterations": 15, "test_fraction": 0.0})
 
@@ -340,7 +357,7 @@ def test_zero_weight_atoms_do_not_influence_the_fit(
 ) -> None:
     probes = small_si[16:22]
 
-    def predictions(name: str) -> np.ndarray:
+    def predictions(name: str) -> npt.NDArray[np.float64]:
         calculator = _ace(zero_weight_fits[name])
         forces = []
         for atoms in probes:

@@ -158,3 +158,21 @@ def test_ace_asset_passes_against_sw_and_reports_gamma(tmp_path: Path) -> None:
     assert report.check("md.gamma_max").value == report.md.gamma_max
     # the ACE fit learnt SW: its constants are within 5 % of the reference's
     assert report.check("elastic.C11").error < 0.05
+
+
+def test_mace_committee_serves_as_the_reference_oracle(tmp_path: Path) -> None:
+    from pyacemaker_fw.config import MACEConfig
+    from pyacemaker_fw.oracles.mace_manager import MACEManager
+
+    models = [str(ASSETS / "mace_si" / f"committee_{i}.model") for i in range(3)]
+    reference = MACEManager(MACEConfig(model_paths=models))
+    report = Validator(CONFIG).validate(
+        sw_oracle().calculator, reference, _silicon(), tmp_path, names=("SW", "MACE")
+    )
+    eos = report.reference.eos
+    assert eos is not None and eos.lattice_constant is not None
+    # the tiny test committee learnt SW silicon to within a few percent
+    assert eos.lattice_constant == pytest.approx(5.431, rel=0.03)
+    assert report.reference.phonons is not None
+    assert report.reference.phonons.min_frequency > -CONFIG.phonon_imaginary_tolerance
+    assert len(report.checks) == 11
