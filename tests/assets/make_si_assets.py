@@ -3,7 +3,10 @@ committee of tiny MACE models trained on it.
 
 Run from the repository root (about 6 minutes on 2 cores):
 
-    OMP_NUM_THREADS=1 .venv/bin/python tests/assets/make_si_assets.py
+    OMP_NUM_THREADS=1 .venv/bin/python tests/assets/make_si_assets.py [OUTPUT_FOLDER]
+
+It uses the project's own trainers: ``PacemakerTrainer`` (pacemaker, tensorpot backend) for
+the ACE potential and ``train_mace`` (mace_run_train) for the committee.
 
 Outputs (all committed, so tests do not retrain):
 - tests/assets/si_sw/train.extxyz     structures with SW energy, forces, stress
@@ -14,23 +17,23 @@ Outputs (all committed, so tests do not retrain):
 from __future__ import annotations
 
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 from ase import Atoms, units
 from ase.build import bulk
 from ase.io import write
 from ase.md.langevin import Langevin
 from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
 
-from pyacemaker_fw.core.threads import subprocess_env
+from pyacemaker_fw.config import MACEFinetuneConfig, TrainerConfig
+from pyacemaker_fw.core.threads import pin_threads
 from pyacemaker_fw.oracles.reference import stillinger_weber_si
+from pyacemaker_fw.training.mace_finetune import MACEArchitecture, train_mace
+from pyacemaker_fw.training.pacemaker import PacemakerTrainer
 
 ASSETS = Path(__file__).resolve().parent
-BIN = Path(sys.executable).parent
 A0 = 5.431
 CUTOFF = 5.0
 MACE_SEEDS = (0, 1, 2)
@@ -94,110 +97,73 @@ def make_dataset() -> list[Atoms]:
     return labelled
 
 
-PACEMAKER_INPUT = """\
-cutoff: {cutoff}
-seed: 42
-metadata: {{purpose: pyacemaker-fw test asset}}
-data: {{filename: train.pkl.gz, test_size: 0.1}}
-potential:
-  deltaSplineBins: 0.001
-  elements: [Si]
-  embeddings:
-    ALL: {{npot: FinnisSinclairShiftedScaled, fs_parameters: [1, 1, 1, 0.5], ndensity: 2}}
-  bonds:
-    ALL: {{radbase: SBessel, radparameters: [5.25], rcut: {cutoff}, dcut: 0.01,
-          NameOfCutoffFunction: cos}}
-  functions:
-    number_of_functions_per_element: 40
-    ALL: {{nradmax_by_orders: [12, 3, 2, 1], lmax_by_orders: [0, 2, 2, 1]}}
-fit:
-  loss: {{kappa: 0.3, L1_coeffs: 1.0e-8, L2_coeffs: 1.0e-8}}
-  optimizer: BFGS
-  maxiter: 200
-backend: {{evaluator: tensorpot, batch_size: 100, display_step: 50}}
-"""
+ACE_CONFIG = TrainerConfig(
+    cutoff=CUTOFF,
+    functions_per_element=40,
+    max_iterations=200,
+    kappa=0.3,
+    ndensity=2,
+    batch_size=100,
+    test_fraction=0.1,
+    seed=42,
+)
+MACE_TRAINING = MACEFinetuneConfig(
+    epochs=25, learning_rate=0.01, batch_size=5, energy_weight=1.0, forces_weight=10.0
+)
+MACE_ARCHITECTURE = MACEArchitecture(
+    num_channels=16,
+    max_L=0,
+    num_interactions=2,
+    correlation=2,
+    r_max=CUTOFF - 0.5,
+    swa_from_epoch=18,
+)
 
 
-def fit_ace(structures: list[Atoms], workdir: Path) -> None:
-    workdir.mkdir(parents=True, exist_ok=True)
-    frame = pd.DataFrame(
-        {
-            "ase_atoms": [atoms.copy() for atoms in structures],
-            "energy": [atoms.get_potential_energy() for atoms in structures],
-            "energy_corrected": [atoms.get_potential_energy() for atoms in structures],
-            "forces": [atoms.get_forces() for atoms in structures],
-        }
+def fit_ace(structures: list[Atoms], workdir: Path, target: Path) -> None:
+    record = PacemakerTrainer(ACE_CONFIG, ["Si"]).train(structures, workdir)
+    target.mkdir(parents=True, exist_ok=True)
+    shutil.copy(record.files.yaml, target / "potential.yaml")
+    assert record.files.yace is not None and record.files.asi is not None
+    shutil.copy(record.files.yace, target / "potential.yace")
+    shutil.copy(record.files.asi, target / "potential.asi")
+
+
+def train_committee_member(structures: list[Atoms], workdir: Path, seed: int, target: Path) -> None:
+    """One member: its own random 10 % validation split and seed, like --valid_fraction."""
+    order = np.random.default_rng(seed).permutation(len(structures))
+    held_out = max(1, len(structures) // 10)
+    valid = [structures[i] for i in order[:held_out]]
+    train = [structures[i] for i in order[held_out:]]
+    name = f"committee_{seed}"
+    model = train_mace(
+        train,
+        valid,
+        workdir / f"mace_{seed}",
+        MACE_TRAINING,
+        architecture=MACE_ARCHITECTURE,
+        name=name,
+        seed=seed,
     )
-    frame.to_pickle(workdir / "train.pkl.gz", compression="gzip")
-    (workdir / "input.yaml").write_text(PACEMAKER_INPUT.format(cutoff=CUTOFF))
-    env = subprocess_env(1)
-    subprocess.run([str(BIN / "pacemaker"), "input.yaml"], cwd=workdir, env=env, check=True)
-    potential = workdir / "output_potential.yaml"
-    subprocess.run(
-        [str(BIN / "pace_yaml2yace"), potential.name, "-o", "potential.yace"],
-        cwd=workdir,
-        env=env,
-        check=True,
-    )
-    subprocess.run(
-        [str(BIN / "pace_activeset"), "-d", "train.pkl.gz", potential.name],
-        cwd=workdir,
-        env=env,
-        check=True,
-    )
-    target = ASSETS / "ace_si"
-    target.mkdir(exist_ok=True)
-    shutil.copy(potential, target / "potential.yaml")
-    shutil.copy(workdir / "potential.yace", target / "potential.yace")
-    shutil.copy(workdir / "output_potential.asi", target / "potential.asi")
-
-
-def train_mace(train_file: Path, workdir: Path, seed: int) -> None:
-    run_dir = workdir / f"mace_{seed}"
-    run_dir.mkdir(parents=True, exist_ok=True)
-    argv = [
-        str(BIN / "mace_run_train"),
-        f"--name=committee_{seed}",
-        f"--train_file={train_file}",
-        "--valid_fraction=0.1",
-        "--energy_key=REF_energy",
-        "--forces_key=REF_forces",
-        "--stress_key=REF_stress",
-        "--E0s=average",
-        "--model=MACE",
-        "--num_channels=16",
-        "--max_L=0",
-        "--num_interactions=2",
-        "--correlation=2",
-        f"--r_max={CUTOFF - 0.5}",
-        "--batch_size=5",
-        "--max_num_epochs=25",
-        "--default_dtype=float32",
-        "--device=cpu",
-        f"--seed={seed}",
-        "--energy_weight=1.0",
-        "--forces_weight=10.0",
-        "--swa",
-        "--start_swa=18",
-    ]
-    subprocess.run(argv, cwd=run_dir, env=subprocess_env(1), check=True)
-    target = ASSETS / "mace_si"
-    target.mkdir(exist_ok=True)
-    shutil.copy(run_dir / f"committee_{seed}.model", target / f"committee_{seed}.model")
+    target.mkdir(parents=True, exist_ok=True)
+    shutil.copy(model, target / f"{name}.model")
 
 
 def main() -> None:
+    """Write the assets next to this script, or under the folder given as first argument."""
+    pin_threads(1)
+    out = Path(sys.argv[1]).resolve() if len(sys.argv) > 1 else ASSETS
     workdir = Path("/tmp/pyacemaker_assets")
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
     structures = make_dataset()
-    (ASSETS / "si_sw").mkdir(exist_ok=True)
-    train_file = ASSETS / "si_sw" / "train.extxyz"
+    (out / "si_sw").mkdir(parents=True, exist_ok=True)
+    train_file = out / "si_sw" / "train.extxyz"
     write(train_file, structures, format="extxyz")
     print(f"dataset: {len(structures)} structures -> {train_file}")
-    fit_ace(structures, workdir / "ace")
+    fit_ace(structures, workdir / "ace", out / "ace_si")
     for seed in MACE_SEEDS:
-        train_mace(train_file, workdir, seed)
+        train_committee_member(structures, workdir, seed, out / "mace_si")
 
 
 if __name__ == "__main__":
