@@ -264,6 +264,11 @@ class TieredOracleConfig(_Section):
     threshold_call_dft: PositiveFloat = Field(
         0.15, description="Committee force spread (eV/Å) above which a structure goes to QE."
     )
+    energy_threshold_call_dft: PositiveFloat = Field(
+        0.02,
+        description="Committee energy spread (eV/atom) above which a structure goes to QE; it "
+        "catches cells whose forces vanish by symmetry, where the force spread is zero.",
+    )
 
 
 class OracleConfig(_Section):

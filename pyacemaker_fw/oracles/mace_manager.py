@@ -4,7 +4,10 @@ The uncertainty of a committee is the spread of its force predictions. For atom 
 standard deviation of the force vectors over the *M* models,
 ``sqrt(mean_m |F_mi - mean_m F_mi|^2)`` (eV/Å), stored per atom in
 ``arrays['force_uncertainty']``; the structure's uncertainty is the largest of these, in
-``info['uncertainty']``. A single model has no spread, so neither key is set.
+``info['uncertainty']``. Forces that vanish by symmetry (one-atom cells, uniform strains) have
+no spread however wrong the models are, so the committee's spread of the energy per atom
+(standard deviation over models, eV/atom) is kept too, in ``info['energy_uncertainty']``.
+A single model has no spread, so none of these keys is set.
 
 Structures are evaluated as batched graphs (``batch_size`` per forward pass of each model),
 which is 1.4–1.9 times as fast as one ASE calculator call per structure for small cells (see
@@ -45,6 +48,7 @@ class MACEPrediction:
     forces: FloatArray
     stress: FloatArray | None
     force_spread: FloatArray | None
+    energy_spread: float | None = None
 
     @property
     def uncertainty(self) -> float | None:
@@ -144,6 +148,7 @@ class MACEManager(BaseOracle):
         if prediction.force_spread is not None:
             labelled.arrays[keys.FORCE_UNCERTAINTY] = prediction.force_spread
             labelled.info[keys.UNCERTAINTY] = prediction.uncertainty
+            labelled.info[keys.ENERGY_UNCERTAINTY] = prediction.energy_spread
         return labelled
 
     def _predict_batch(self, structures: Sequence[Atoms]) -> list[MACEPrediction]:
@@ -194,9 +199,12 @@ def _committee(
     if atoms.pbc.all():
         mean_stress = np.mean([out["stress"][index] for out in outputs], axis=0)
         stress = np.asarray(full_3x3_to_voigt_6_stress(mean_stress), dtype=float)
+    energies = np.array([out["energy"][index] for out in outputs], dtype=float)
+    committee = len(outputs) > 1
     return MACEPrediction(
-        energy=float(np.mean([out["energy"][index] for out in outputs])),
+        energy=float(energies.mean()),
         forces=forces.mean(axis=0),
         stress=stress,
-        force_spread=force_spread(forces) if len(outputs) > 1 else None,
+        force_spread=force_spread(forces) if committee else None,
+        energy_spread=float(energies.std() / len(atoms)) if committee else None,
     )

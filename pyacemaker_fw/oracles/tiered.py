@@ -1,8 +1,9 @@
 """The tiered oracle: MACE where the committee agrees, DFT (or nothing) where it does not.
 
 Every structure is first labelled by the MACE committee. One whose uncertainty (the largest
-per-atom committee force spread, eV/Å) is at or below ``threshold_call_dft`` keeps the MACE
-label; one above it goes to the expensive oracle (Quantum ESPRESSO in production, any
+per-atom committee force spread, eV/Å) is at or below ``threshold_call_dft``, and whose energy
+spread (eV/atom) is at or below ``energy_threshold_call_dft``, keeps the MACE label; any
+other goes to the expensive oracle (Quantum ESPRESSO in production, any
 :class:`BaseOracle` in tests) or, with ``uncertain_policy='drop'``, is left out.
 ``info['label_source']`` says which tier labelled each structure and :attr:`last_counts`
 holds the tallies for the report.
@@ -64,6 +65,7 @@ class TieredOracle(BaseOracle):
         self.mace = mace
         self.dft = dft
         self.threshold = config.threshold_call_dft
+        self.energy_threshold = config.energy_threshold_call_dft
         self.uncertain_policy = uncertain_policy
         self.last_counts = TierCounts(threshold=self.threshold)
 
@@ -71,9 +73,7 @@ class TieredOracle(BaseOracle):
         """Labelled copies in input order; dropped (and failed) structures are left out."""
         mace_labelled = self.mace.label(structures)
         uncertain = [
-            index
-            for index, atoms in enumerate(mace_labelled)
-            if float(atoms.info[keys.UNCERTAINTY]) > self.threshold
+            index for index, atoms in enumerate(mace_labelled) if self._is_uncertain(atoms)
         ]
         results = {
             index: atoms for index, atoms in enumerate(mace_labelled) if index not in uncertain
@@ -81,7 +81,9 @@ class TieredOracle(BaseOracle):
         to_dft = uncertain if self.uncertain_policy == "qe" else []
         dft_labelled = self._label_with_dft(structures, to_dft)
         for index, atoms in dft_labelled.items():
-            atoms.info[keys.UNCERTAINTY] = mace_labelled[index].info[keys.UNCERTAINTY]
+            for key in (keys.UNCERTAINTY, keys.ENERGY_UNCERTAINTY):
+                if key in mace_labelled[index].info:
+                    atoms.info[key] = mace_labelled[index].info[key]
         results.update(dft_labelled)
         self.last_counts = TierCounts(
             mace=len(structures) - len(uncertain),
@@ -91,6 +93,13 @@ class TieredOracle(BaseOracle):
             threshold=self.threshold,
         )
         return [results[index] for index in sorted(results)]
+
+    def _is_uncertain(self, atoms: Atoms) -> bool:
+        energy_spread = atoms.info.get(keys.ENERGY_UNCERTAINTY) or 0.0
+        return (
+            float(atoms.info[keys.UNCERTAINTY]) > self.threshold
+            or float(energy_spread) > self.energy_threshold
+        )
 
     def _label_with_dft(self, structures: Sequence[Atoms], indices: list[int]) -> dict[int, Atoms]:
         """DFT labels by input index; a DFT oracle may skip structures it cannot converge."""

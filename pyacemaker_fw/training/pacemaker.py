@@ -14,11 +14,14 @@ on the new data plus a fixed-size replay sample, for ``incremental_iterations``:
 not grow with the campaign. (``-ip``/``initial_potential`` would grow the basis instead, and in
 pacemaker 0.4.0rc1 it crashes when no function is added.) The reference energies a scratch fit
 computes (``reference_energy: auto``) are saved in the potential's metadata, and an incremental
-update reads them back from there, so energies stay on one scale.
+update reads them back from there, so energies stay on one scale. The potential then predicts
+the total energy minus a constant per atom of each element (pacemaker's B-basis YAML has no
+place for it); :func:`energy_offset` gives that constant back for a structure.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Sequence
@@ -62,6 +65,8 @@ STALE_OUTPUTS = (
     TRAIN_PREDICTIONS,
     TEST_PREDICTIONS,
 )
+
+REFERENCE_ENERGY_KEY = "reference_energy"
 
 SCRATCH = "scratch"
 INCREMENTAL = "incremental"
@@ -188,6 +193,22 @@ def collect_metrics(workdir: Path, wall_seconds: float) -> TrainingMetrics:
         iterations=iterations,
         wall_seconds=wall_seconds,
     )
+
+
+def energy_offset(potential_yaml: Path, atoms: Atoms) -> float:
+    """Total energy of the labels minus the potential's energy for ``atoms`` (eV).
+
+    pacemaker fits ``energy - sum_i e_ref(element_i) + n_atoms * shift`` with the reference
+    energies it stored in the potential's metadata; a potential without them fits raw energies.
+    """
+    from pyace import BBasisConfiguration
+
+    metadata = BBasisConfiguration(str(potential_yaml)).metadata
+    if REFERENCE_ENERGY_KEY not in metadata:
+        return 0.0
+    reference = json.loads(metadata[REFERENCE_ENERGY_KEY])
+    shift = float(reference.get("shift", 0.0))
+    return sum(float(reference.get(symbol, 0.0)) - shift for symbol in atoms.get_chemical_symbols())
 
 
 class ProgressLog:

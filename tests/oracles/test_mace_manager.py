@@ -72,6 +72,20 @@ def test_committee_spread_is_larger_on_a_distorted_structure_and_sits_on_it(
 
 
 @pytest.mark.engine
+def test_energy_spread_flags_wrong_symmetric_cells_that_have_no_force_spread(
+    committee: MACEManager,
+) -> None:
+    from ase.build import bulk
+
+    diamond, simple_cubic = committee.label(
+        [bulk("Si", "diamond", a=5.431), bulk("Si", "sc", a=2.6)]
+    )
+    assert simple_cubic.info[keys.UNCERTAINTY] == pytest.approx(0.0, abs=1e-6)
+    assert simple_cubic.info[keys.ENERGY_UNCERTAINTY] > 10 * diamond.info[keys.ENERGY_UNCERTAINTY]
+    assert simple_cubic.info[keys.ENERGY_UNCERTAINTY] > 0.02
+
+
+@pytest.mark.engine
 def test_batched_labels_equal_the_ase_calculator(
     committee: MACEManager, md_snapshot: Atoms
 ) -> None:

@@ -96,6 +96,25 @@ def test_nothing_uncertain_means_no_dft_call() -> None:
     assert dft.calls == []
 
 
+def test_energy_spread_alone_sends_a_structure_to_dft() -> None:
+    # Forces vanish by symmetry in a one-atom cell, so only the energy spread can tell.
+    mace = _mocked_mace([0.0, 0.0])
+    plain_label = mace.label.side_effect
+
+    def label_with_energy_spread(structures: Sequence[Atoms]) -> list[Atoms]:
+        labelled = plain_label(structures)
+        labelled[0].info[keys.ENERGY_UNCERTAINTY] = 0.001
+        labelled[1].info[keys.ENERGY_UNCERTAINTY] = 0.5
+        return labelled
+
+    mace.label.side_effect = label_with_energy_spread
+    dft = RecordingDFT()
+    config = TieredOracleConfig(threshold_call_dft=THRESHOLD, energy_threshold_call_dft=0.02)
+    labelled = TieredOracle(mace, dft, config).label(_structures()[:2])
+    assert dft.calls == [[1]]
+    assert labelled[1].info[keys.ENERGY_UNCERTAINTY] == 0.5
+
+
 def test_drop_policy_leaves_uncertain_structures_out() -> None:
     labelled = (oracle := _oracle(None, "drop")).label(_structures())
     assert [atoms.info["tag"] for atoms in labelled] == [0, 2, 4]

@@ -24,6 +24,7 @@ from pyacemaker_fw.training.dataset import read_dataset
 from pyacemaker_fw.training.pacemaker import (
     PacemakerTrainer,
     collect_metrics,
+    energy_offset,
     held_out_count,
     pacemaker_input,
     read_fit_history,
@@ -191,6 +192,22 @@ def test_scratch_fit_of_forty_structures_reaches_the_rmse_bound(
 
 
 @pytest.mark.engine
+def test_energy_offset_restores_total_energies(
+    scratch: PotentialRecord, forty: list[Atoms]
+) -> None:
+    """The fit used reference energies: potential energy plus offset is the SW total energy."""
+    calculator = _ace(scratch)
+    errors = []
+    for atoms in forty[::4]:
+        work = atoms.copy()
+        work.calc = calculator
+        predicted = work.get_potential_energy() + energy_offset(scratch.files.yaml, atoms)
+        errors.append((predicted - atoms.get_potential_energy()) / len(atoms))
+    assert abs(energy_offset(scratch.files.yaml, forty[0]) / len(forty[0])) > 3.0
+    assert np.sqrt(np.mean(np.square(errors))) < 0.015
+
+
+@pytest.mark.engine
 def test_fit_produces_consistent_yaml_yace_and_active_set(
     scratch: PotentialRecord, forty: list[Atoms]
 ) -> None:
@@ -295,6 +312,7 @@ def test_update_of_a_potential_fitted_to_raw_energies(
     start = read_fit_history(tmp_path / "metrics.txt")[0]
     # On a shifted scale the error would be the cohesive energy, about 4.3 eV/atom.
     assert start["rmse_epa"] < 1.0, "eV/atom"
+    assert energy_offset(record.files.yaml, sw_vacancies[0]) == 0.0, "raw energies throughout"
     assert record.metrics.iterations == 3
 
 
