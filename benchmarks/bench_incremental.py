@@ -2,7 +2,8 @@
 
 Phase 1 gives 24 small Stillinger–Weber Si structures (the committed test set) and a scratch
 fit. Each of the 10 iterations then adds 8 new SW-labelled structures (vacancy cells, strained
-and rattled cells, 7 to 16 atoms), so the campaign's data grow from 24 to 104 structures.
+and rattled cells, 15 to 32 atoms), so the campaign's data grow from 24 structures (256 atoms)
+to 104 (2,146 atoms).
 
 - incremental: ``pacemaker -p`` from the previous potential on the 8 new structures plus 8
   replayed ones (``new_fraction`` 0.5), ``incremental_iterations`` = 50;
@@ -57,7 +58,7 @@ def new_structures(seed: int, count: int) -> list[Atoms]:
     rng = np.random.default_rng(seed)
     cells = []
     for index in range(count):
-        repeat = (2, 1, 1) if index % 2 else (1, 1, 1)
+        repeat = (2, 2, 1) if index % 2 else (2, 1, 1)
         atoms = bulk("Si", "diamond", a=5.431 * rng.uniform(0.97, 1.03), cubic=True).repeat(repeat)
         if index % 3 == 0:
             del atoms[int(rng.integers(len(atoms)))]

@@ -213,7 +213,9 @@ class EspressoConfig(_Section):
         None, description="Density cutoff (Ry); default 4×ecutwfc."
     )
     kspacing: PositiveFloat = Field(
-        0.3, description="Maximum k-point spacing (2π/Å); clusters and large cells use Gamma."
+        0.1,
+        description="Maximum k-point spacing (2π/Å): n_i = ceil(|b_i|/kspacing), giving 4×4×4 "
+        "for Si2, 2×2×2 for Si8 and Gamma from 64 Si atoms; clusters always use Gamma.",
     )
     smearing: Literal["gaussian", "mv", "mp", "fd"] | None = Field(
         "mv", description="Occupation smearing; None for fixed occupations (insulators only)."

@@ -3,6 +3,7 @@
 Each fit runs in its own folder::
 
     input.yaml        written from TrainerConfig
+    previous.yaml     an update's starting potential (``pacemaker -p previous.yaml``)
     train.pkl.gz      the dataset, with per-atom force weights (see dataset.py)
     pacemaker.log     everything pacemaker printed
     metrics.txt       pacemaker's loss and RMSE per iteration (test_metrics.txt for the test set)
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -49,6 +51,7 @@ INPUT_FILE = "input.yaml"
 DATASET_FILE = "train.pkl.gz"
 LOG_FILE = "pacemaker.log"
 POTENTIAL_FILE = "potential.yaml"
+PREVIOUS_FILE = "previous.yaml"
 YACE_FILE = "potential.yace"
 ASI_FILE = "potential.asi"
 TRAIN_METRICS_FILE = "metrics.txt"
@@ -279,7 +282,10 @@ class PacemakerTrainer(BaseTrainer):
     def update(
         self, new: Sequence[Atoms], workdir: Path, previous: PotentialRecord
     ) -> PotentialRecord:
-        """``previous`` continued on ``new`` plus a replay sample, for a bounded number of steps."""
+        """``previous`` continued on ``new`` plus a replay sample, for a bounded number of steps.
+
+        Without a replay buffer the update sees only ``new``.
+        """
         training_set = list(new)
         if self.replay is not None:
             training_set = self.replay.training_set(new, self.loop.new_fraction)
@@ -301,6 +307,8 @@ class PacemakerTrainer(BaseTrainer):
         workdir = workdir.resolve()
         workdir.mkdir(parents=True, exist_ok=True)
         began = time.perf_counter()
+        if start is not None:
+            _copy_unless_same(start.files.yaml, workdir / PREVIOUS_FILE)
         for stale in STALE_OUTPUTS:
             # A reused folder must not hand back an earlier fit's potential or metrics.
             (workdir / stale).unlink(missing_ok=True)
@@ -311,7 +319,7 @@ class PacemakerTrainer(BaseTrainer):
         (workdir / INPUT_FILE).write_text(yaml.safe_dump(document, sort_keys=False))
         argv = [executable("pacemaker"), INPUT_FILE, "-o", POTENTIAL_FILE]
         if start is not None:
-            argv += ["-p", str(start.files.yaml.resolve())]
+            argv += ["-p", PREVIOUS_FILE]
         run_streaming(argv, workdir, workdir / LOG_FILE, self.progress)
         files = self._products(workdir, training_set)
         record = PotentialRecord(
@@ -346,6 +354,11 @@ class PacemakerTrainer(BaseTrainer):
             (record.version for record in (latest, parent) if record is not None), default=-1
         )
         return newest + 1
+
+
+def _copy_unless_same(source: Path, target: Path) -> None:
+    if not (target.exists() and source.resolve().samefile(target)):
+        shutil.copyfile(source, target)
 
 
 def _has_id(atoms: Atoms) -> bool:

@@ -1,10 +1,16 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 from ase.build import bulk
 
 from pyacemaker_fw.core import keys
-from pyacemaker_fw.training.descriptors import farthest_point_order, structural_descriptor
+from pyacemaker_fw.training.descriptors import (
+    ace_descriptor,
+    farthest_point_order,
+    structural_descriptor,
+)
 
 
 def test_structural_descriptor_ignores_translation_and_atom_order() -> None:
@@ -57,3 +63,18 @@ def test_farthest_point_order_picks_the_extremes_first() -> None:
 def test_farthest_point_order_never_repeats_duplicates() -> None:
     points = np.zeros((4, 3))
     assert sorted(farthest_point_order(points, 4)) == [0, 1, 2, 3]
+
+
+def test_ace_descriptor_averages_projections_of_taught_atoms() -> None:
+    potential = Path(__file__).resolve().parents[1] / "assets" / "ace_si" / "potential.yaml"
+    describe = ace_descriptor(potential)
+    atoms = bulk("Si", "diamond", a=5.43, cubic=True)
+    atoms.rattle(0.05, seed=4)
+    whole = describe(atoms)
+    assert whole.shape == (40,), "one number per B-basis function of the element"
+    first_half = atoms.copy()
+    first_half.arrays[keys.FORCE_WEIGHT] = np.r_[np.ones(4), np.zeros(4)]
+    second_half = atoms.copy()
+    second_half.arrays[keys.FORCE_WEIGHT] = np.r_[np.zeros(4), np.ones(4)]
+    np.testing.assert_allclose((describe(first_half) + describe(second_half)) / 2, whole)
+    assert not np.allclose(describe(first_half), whole)

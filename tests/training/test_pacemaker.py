@@ -3,6 +3,7 @@ on 40 small Si structures, shared between tests by module-scoped fixtures."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -303,9 +304,11 @@ def test_incremental_update_learns_new_data_without_forgetting_old(
 def test_update_of_a_potential_fitted_to_raw_energies(
     tmp_path: Path, sw_vacancies: list[Atoms]
 ) -> None:
-    """The committed test potential stores no reference energies: the update keeps raw ones."""
+    """The committed test potential stores no reference energies: the update keeps raw ones.
+    It also updates in place: the folder already holds the starting potential.yaml."""
     committed = Path(__file__).resolve().parents[1] / "assets" / "ace_si" / "potential.yaml"
-    previous = PotentialRecord(version=0, mode="scratch", files=PotentialFiles(yaml=committed))
+    in_place = Path(shutil.copy(committed, tmp_path / "potential.yaml"))
+    previous = PotentialRecord(version=0, mode="scratch", files=PotentialFiles(yaml=in_place))
     config = SMALL.model_copy(update={"incremental_iterations": 3})
     trainer = PacemakerTrainer(config, ["Si"], active_set=False)
     record = trainer.train(sw_vacancies[:4], tmp_path, previous=previous)
@@ -313,6 +316,8 @@ def test_update_of_a_potential_fitted_to_raw_energies(
     # On a shifted scale the error would be the cohesive energy, about 4.3 eV/atom.
     assert start["rmse_epa"] < 1.0, "eV/atom"
     assert energy_offset(record.files.yaml, sw_vacancies[0]) == 0.0, "raw energies throughout"
+    assert (tmp_path / "previous.yaml").read_text() == committed.read_text()
+    assert record.files.yaml.read_text() != committed.read_text()
     assert record.metrics.iterations == 3
 
 
