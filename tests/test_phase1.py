@@ -200,9 +200,12 @@ def test_confident_structures_keep_mace_labels_and_uncertain_ones_go_to_dft(
     assert phase1_run.labelled_by.get("mace", 0) > 0
     assert phase1_run.labelled_by.get("lammps", 0) > 0
     assert phase1_run.dropped == 0
-    threshold = _si_config("qe").oracle.tiered.threshold_call_dft
+    tiered = _si_config("qe").oracle.tiered
     for atoms in read(phase1_run.workdir / "labelled.extxyz", ":"):
-        uncertain = float(atoms.info[keys.UNCERTAINTY]) > threshold
+        uncertain = (
+            float(atoms.info[keys.UNCERTAINTY]) > tiered.threshold_call_dft
+            or float(atoms.info[keys.ENERGY_UNCERTAINTY]) > tiered.energy_threshold_call_dft
+        )
         assert atoms.info[keys.LABEL_SOURCE] == ("lammps" if uncertain else "mace")
 
 
