@@ -230,7 +230,14 @@ def main() -> None:
         accuracy_table(arguments.ecut, 3, variants, root, bulk_like=False)
         bulk_variants = [
             CutoutConfig(core_radius=3.0, buffer_radius=radius, vacuum=vacuum, relaxation=FROZEN)
-            for radius, vacuum in [(4.0, 3.0), (5.0, 3.0), (5.0, 2.0), (6.0, 2.0)]
+            for radius, vacuum in [
+                (4.0, 3.0),
+                (5.0, 3.0),
+                (6.0, 3.0),
+                (5.0, 2.0),
+                (6.0, 2.0),
+                (5.0, 4.0),
+            ]
         ]
         accuracy_table(arguments.ecut, 3, bulk_variants, root, bulk_like=True)
     if not arguments.skip_cost:

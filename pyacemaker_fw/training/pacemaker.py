@@ -129,7 +129,8 @@ def pacemaker_input(
         data["test_size"] = held_out
     document: dict[str, Any] = {"seed": config.seed, "data": data}
     if scratch:
-        data["reference_energy"] = "auto"
+        if config.energy_reference == "auto":
+            data["reference_energy"] = "auto"
         document["potential"] = potential_section(config, elements)
     document["fit"] = {
         "loss": {"kappa": config.kappa, "L1_coeffs": 1e-8, "L2_coeffs": 1e-8},

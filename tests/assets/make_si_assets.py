@@ -106,6 +106,7 @@ ACE_CONFIG = TrainerConfig(
     batch_size=100,
     test_fraction=0.1,
     seed=42,
+    energy_reference="none",  # the potential predicts SW total energies, no offset
 )
 MACE_TRAINING = MACEFinetuneConfig(
     epochs=25, learning_rate=0.01, batch_size=5, energy_weight=1.0, forces_weight=10.0

@@ -62,6 +62,8 @@ def test_scratch_input_builds_a_basis_and_an_update_continues_one() -> None:
     update = pacemaker_input(config, ["Si"], iterations=100, structures=40, scratch=False)
     assert "potential" not in update, "the basis comes from -p previous.yaml"
     assert "reference_energy" not in update["data"], "it comes from the previous potential"
+    raw = config.model_copy(update={"energy_reference": "none"})
+    assert "reference_energy" not in pacemaker_input(raw, ["Si"], 300, 40, scratch=True)["data"]
 
 
 def test_small_sets_are_not_split() -> None:
