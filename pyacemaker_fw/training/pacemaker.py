@@ -199,20 +199,26 @@ def collect_metrics(workdir: Path, wall_seconds: float) -> TrainingMetrics:
     )
 
 
+def reference_energies(potential_yaml: Path) -> tuple[dict[str, float], float]:
+    """The per-element reference energies and per-atom shift that pacemaker took out of the
+    data (``reference_energy`` in the potential's metadata); none for a raw-energy fit."""
+    document = yaml.safe_load(Path(potential_yaml).read_text()) or {}
+    raw = (document.get("metadata") or {}).get(REFERENCE_ENERGY_KEY)
+    if not raw:
+        return {}, 0.0
+    values = json.loads(raw) if isinstance(raw, str) else dict(raw)
+    shift = float(values.pop("shift", 0.0))
+    return {str(symbol): float(energy) for symbol, energy in values.items()}, shift
+
+
 def energy_offset(potential_yaml: Path, atoms: Atoms) -> float:
     """Total energy of the labels minus the potential's energy for ``atoms`` (eV).
 
-    pacemaker fits ``energy - sum_i e_ref(element_i) + n_atoms * shift`` with the reference
-    energies it stored in the potential's metadata; a potential without them fits raw energies.
+    pacemaker fits ``energy - sum_i e_ref(element_i) + n_atoms * shift``; a potential without
+    stored reference energies fits raw energies.
     """
-    from pyace import BBasisConfiguration
-
-    metadata = BBasisConfiguration(str(potential_yaml)).metadata
-    if REFERENCE_ENERGY_KEY not in metadata:
-        return 0.0
-    reference = json.loads(metadata[REFERENCE_ENERGY_KEY])
-    shift = float(reference.get("shift", 0.0))
-    return sum(float(reference.get(symbol, 0.0)) - shift for symbol in atoms.get_chemical_symbols())
+    per_element, shift = reference_energies(potential_yaml)
+    return sum(per_element.get(symbol, 0.0) - shift for symbol in atoms.get_chemical_symbols())
 
 
 class ProgressLog:

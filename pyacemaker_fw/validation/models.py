@@ -7,18 +7,17 @@ that needs forces again and again (relaxations, MD) goes through :func:`as_calcu
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 from ase import Atoms
 from ase.calculators.calculator import Calculator, all_changes
 
 from pyacemaker_fw.core.base import BaseOracle
 from pyacemaker_fw.core.models import PotentialFiles
+from pyacemaker_fw.training.pacemaker import reference_energies
 
 Model = Calculator | BaseOracle
 """A potential or reference: an ASE calculator, or an oracle that labels structures."""
@@ -83,22 +82,6 @@ def _frozen(atoms: Atoms) -> Atoms:
     results = {k: v for k, v in atoms.calc.results.items() if k in all_properties}
     frozen.calc = SinglePointCalculator(frozen, **results)
     return frozen
-
-
-def reference_energies(potential_yaml: Path) -> tuple[dict[str, float], float]:
-    """The per-element reference energies and per-atom shift pacemaker took out of the data
-    (``reference_energy`` in the potential's metadata); none when the fit used raw energies.
-
-    pacemaker fits ``E − Σ n_e·E_e + N·shift``, so the potential's own energies must get
-    ``Σ n_e·E_e − N·shift`` back before they can be compared with an oracle's.
-    """
-    document = yaml.safe_load(Path(potential_yaml).read_text()) or {}
-    raw = (document.get("metadata") or {}).get("reference_energy")
-    if not raw:
-        return {}, 0.0
-    values = json.loads(raw) if isinstance(raw, str) else dict(raw)
-    shift = float(values.pop("shift", 0.0))
-    return {str(symbol): float(energy) for symbol, energy in values.items()}, shift
 
 
 class ShiftedCalculator(Calculator):

@@ -16,11 +16,11 @@ from ase.calculators.emt import EMT
 from pyacemaker_fw.config import ValidationConfig
 from pyacemaker_fw.core.base import BaseOracle
 from pyacemaker_fw.core.labels import attach_labels
+from pyacemaker_fw.training.pacemaker import reference_energies
 from pyacemaker_fw.validation.models import (
     OracleCalculator,
     ShiftedCalculator,
     label_all,
-    reference_energies,
 )
 from pyacemaker_fw.validation.report import (
     ElasticResult,
