@@ -41,6 +41,16 @@ def _resolve(path: Path, info: ValidationInfo) -> Path:
     return Path(base) / path
 
 
+def _existing_file(value: Path | None, info: ValidationInfo, what: str) -> Path | None:
+    """``value`` resolved against the config's folder; an error naming ``what`` if absent."""
+    if value is None:
+        return None
+    path = _resolve(value, info)
+    if not path.is_file():
+        raise ValueError(f"{what} {str(path)!r} does not exist")
+    return path
+
+
 Lattice = Literal["diamond", "fcc", "bcc", "hcp", "sc"]
 
 
@@ -311,12 +321,7 @@ class MDConfig(_Section):
     @field_validator("initial_structure")
     @classmethod
     def _structure_exists(cls, value: Path | None, info: ValidationInfo) -> Path | None:
-        if value is None:
-            return None
-        path = _resolve(value, info)
-        if not path.is_file():
-            raise ValueError(f"initial structure {str(path)!r} does not exist")
-        return path
+        return _existing_file(value, info, "initial structure")
 
 
 class MACEFinetuneConfig(_Section):
@@ -412,12 +417,7 @@ class ValidationConfig(_Section):
     @field_validator("structure")
     @classmethod
     def _structure_exists(cls, value: Path | None, info: ValidationInfo) -> Path | None:
-        if value is None:
-            return None
-        path = _resolve(value, info)
-        if not path.is_file():
-            raise ValueError(f"validation structure {str(path)!r} does not exist")
-        return path
+        return _existing_file(value, info, "validation structure")
 
 
 class FireWorksConfig(_Section):
@@ -428,12 +428,7 @@ class FireWorksConfig(_Section):
     @field_validator("launchpad_file")
     @classmethod
     def _launchpad_exists(cls, value: Path | None, info: ValidationInfo) -> Path | None:
-        if value is None:
-            return None
-        path = _resolve(value, info)
-        if not path.is_file():
-            raise ValueError(f"LaunchPad file {str(path)!r} does not exist")
-        return path
+        return _existing_file(value, info, "LaunchPad file")
 
 
 class CampaignConfig(_Section):
