@@ -15,7 +15,7 @@ Each run is kept in ``--workdir`` under a hash of its pw.x input; a rerun with t
 workdir reads a finished run instead of repeating it.
 
 Run: ``OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_cutout_qe.py --workdir DIR``
-(about half an hour on two cores at 15 Ry).
+(about 30 CPU minutes of serial pw.x at 15 Ry).
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from pyacemaker_fw.extraction import centres_from_gamma, default_relaxer, prepar
 from pyacemaker_fw.oracles.espresso.oracle import EspressoOracle
 
 MACE_MODEL = Path(__file__).parents[1] / "assets" / "mace_si" / "committee_0.model"
-SMALL = CutoutConfig(core_radius=2.5, buffer_radius=4.0, vacuum=3.0)
+DEFAULT = CutoutConfig()  # the radii the QE benchmark justifies
 BONDS = {("Si", "Si"): 2.66, ("Si", "H"): 1.8}
 
 
@@ -31,7 +31,7 @@ def cluster_and_parent() -> tuple[Atoms, Atoms]:
     spike = int(np.argmin(np.linalg.norm(frame.positions - vacancy, axis=1)))
     frame.arrays[keys.GAMMA] = np.where(np.arange(len(frame)) == spike, 40.0, 1.0)
     relaxer = default_relaxer(MACEConfig(model_paths=[str(MACE_MODEL)]))
-    (cluster,) = prepare_clusters(frame, centres_from_gamma(frame, 25.0), SMALL, relaxer)
+    (cluster,) = prepare_clusters(frame, centres_from_gamma(frame, 25.0), DEFAULT, relaxer)
     return cluster, frame
 
 
