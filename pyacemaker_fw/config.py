@@ -138,6 +138,13 @@ class RelaxationConfig(_Section):
     optimizer: Literal["FIRE", "BFGS"] = "FIRE"
     fmax: PositiveFloat = Field(0.05, description="Force convergence criterion (eV/Å).")
     max_steps: int = Field(200, ge=1)
+    unknown_passivant: Literal["skip", "rigid"] = Field(
+        "skip",
+        description="When the relaxing model does not know the passivating element: 'skip' "
+        "the relaxation, or relax the buffer with each passivant following its host ('rigid'). "
+        "With a Si-only MACE, 'rigid' moved buffer atoms by 0.34 Å and changed QE core forces "
+        "by up to 2.9 eV/Å (docs/cutout.md), so 'skip' is the default.",
+    )
 
 
 class CutoutConfig(_Section):

@@ -7,7 +7,7 @@ import numpy.typing as npt
 from ase import Atoms
 from ase.units import GPa
 
-from pyacemaker_fw.validation.models import Model
+from pyacemaker_fw.oracles.ase_adapter import Model
 from pyacemaker_fw.validation.relax import labelled_relaxed
 from pyacemaker_fw.validation.report import ElasticResult
 from pyacemaker_fw.validation.symmetry import is_cubic

@@ -8,7 +8,7 @@ from ase import Atoms
 from ase.eos import EquationOfState
 from ase.units import GPa
 
-from pyacemaker_fw.validation.models import Model
+from pyacemaker_fw.oracles.ase_adapter import Model
 from pyacemaker_fw.validation.relax import labelled_relaxed
 from pyacemaker_fw.validation.report import EOSResult
 from pyacemaker_fw.validation.symmetry import conventional_atom_count, is_cubic

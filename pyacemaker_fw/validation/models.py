@@ -17,38 +17,8 @@ from ase.calculators.calculator import Calculator, all_changes
 
 from pyacemaker_fw.core.base import BaseOracle
 from pyacemaker_fw.core.models import PotentialFiles
+from pyacemaker_fw.oracles.ase_adapter import Model
 from pyacemaker_fw.training.pacemaker import reference_energies
-
-Model = Calculator | BaseOracle
-"""A potential or reference: an ASE calculator, or an oracle that labels structures."""
-
-
-class OracleCalculator(Calculator):
-    """An ASE calculator that asks an oracle for each new configuration."""
-
-    def __init__(self, oracle: BaseOracle) -> None:
-        Calculator.__init__(self)
-        self.implemented_properties = ["energy", "free_energy", "forces", "stress"]
-        self.oracle = oracle
-
-    def calculate(
-        self,
-        atoms: Atoms | None = None,
-        properties: Sequence[str] = ("energy",),
-        system_changes: Sequence[str] = tuple(all_changes),
-    ) -> None:
-        Calculator.calculate(self, atoms, properties, system_changes)
-        assert self.atoms is not None
-        bare = self.atoms.copy()
-        bare.calc = None
-        labelled = self.oracle.label([bare])[0]
-        results: dict[str, Any] = dict(labelled.calc.results)
-        results.setdefault("free_energy", results["energy"])
-        self.results = results
-
-
-def as_calculator(model: Model) -> Calculator:
-    return OracleCalculator(model) if isinstance(model, BaseOracle) else model
 
 
 def label_all(model: Model, structures: Sequence[Atoms]) -> list[Atoms]:

@@ -9,7 +9,8 @@ import numpy as np
 from ase import Atoms
 from ase.cell import Cell
 
-from pyacemaker_fw.validation.models import Model, label_all
+from pyacemaker_fw.oracles.ase_adapter import Model
+from pyacemaker_fw.validation.models import label_all
 from pyacemaker_fw.validation.report import PhononResult
 
 BAND_POINTS = 150

@@ -8,7 +8,8 @@ import numpy as np
 from ase import Atoms
 from ase.optimize import BFGS
 
-from pyacemaker_fw.validation.models import Model, as_calculator, label_all
+from pyacemaker_fw.oracles.ase_adapter import Model, as_calculator
+from pyacemaker_fw.validation.models import label_all
 
 RELAX_FMAX = 1e-3
 """Force criterion of the internal relaxations (eV/Å): tight enough for stresses to 0.1 GPa."""

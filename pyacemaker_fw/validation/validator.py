@@ -26,10 +26,11 @@ from ase.io import read
 
 from pyacemaker_fw.config import ValidationConfig
 from pyacemaker_fw.core.models import PotentialFiles
+from pyacemaker_fw.oracles.ase_adapter import Model, as_calculator
 from pyacemaker_fw.validation.elastic import elastic_constants
 from pyacemaker_fw.validation.eos import equation_of_state
 from pyacemaker_fw.validation.md_stress import md_stress_test
-from pyacemaker_fw.validation.models import Model, ace_calculator, as_calculator
+from pyacemaker_fw.validation.models import ace_calculator
 from pyacemaker_fw.validation.phonons import frequency_error, phonon_bands
 from pyacemaker_fw.validation.plots import plot_bands, plot_eos
 from pyacemaker_fw.validation.report import (

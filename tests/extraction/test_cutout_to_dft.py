@@ -59,9 +59,10 @@ def test_every_parent_bond_of_the_cluster_is_kept_or_capped(
     parent_coordination = coordination(frame)[cluster.arrays[keys.PARENT_INDEX][silicon]]
     assert np.array_equal(coordination(cluster)[silicon], parent_coordination)
     assert (parent_coordination == 3).sum() >= 1  # the vacancy's dangling bonds stay open
-    assert cluster.info[keys.RELAXATION]["converged"] is True
+    # The Si-only test MACE knows no hydrogen, so by default the buffer is left as cut.
+    assert "passivating element" in cluster.info[keys.RELAXATION]["skipped"]
     gaps = cluster.get_all_distances() + np.eye(len(cluster)) * 10
-    assert gaps.min() > 1.2  # no two atoms on top of each other after the relaxation
+    assert gaps.min() > 1.2  # no two atoms on top of each other
 
 
 @pytest.mark.engine

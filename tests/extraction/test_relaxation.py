@@ -81,12 +81,27 @@ def test_passivants_follow_their_host_when_the_model_lacks_their_element(
     hydrogen = Atoms("H", positions=[capped.positions[outer] + 1.5 * bond / np.linalg.norm(bond)])
     hydrogen.arrays[keys.REGION] = np.array([keys.REGION_PASSIVANT])
     capped.extend(hydrogen)
-    relaxed = relax_buffer(capped, CopperOnlyEMT(), RelaxationConfig(max_steps=50))
+    rigid = RelaxationConfig(max_steps=50, unknown_passivant="rigid")
+    relaxed = relax_buffer(capped, CopperOnlyEMT(), rigid)
     assert relaxed.info[keys.RELAXATION]["passivants_relaxed"] is False
     before = capped.positions[-1] - capped.positions[outer]
     after = relaxed.positions[-1] - relaxed.positions[outer]
     assert np.allclose(after, before)
     assert not np.allclose(relaxed.positions[outer], capped.positions[outer])
+
+
+def test_relaxation_is_skipped_by_default_when_the_model_lacks_the_passivant(
+    copper_cluster: Atoms,
+) -> None:
+    capped = copper_cluster.copy()
+    hydrogen = Atoms("H", positions=[capped.positions[0] + (0.0, 0.0, 1.5)])
+    hydrogen.arrays[keys.REGION] = np.array([keys.REGION_PASSIVANT])
+    capped.extend(hydrogen)
+    kept = relax_buffer(capped, CopperOnlyEMT(), RelaxationConfig())
+    assert np.array_equal(kept.positions, capped.positions)
+    outcome = kept.info[keys.RELAXATION]
+    assert outcome["converged"] is False
+    assert "passivating element" in outcome["skipped"]
 
 
 def test_pipeline_demands_a_relaxer_when_relaxation_is_on(copper_cluster: Atoms) -> None:
@@ -108,7 +123,8 @@ def test_mace_relaxation_of_a_passivated_si_cluster_moves_no_core_atom(
     si512_vacancy: tuple[Atoms, int],
 ) -> None:
     frame, spike = si512_vacancy
-    config = CutoutConfig(core_radius=3.0, buffer_radius=5.0)
+    rigid_caps = RelaxationConfig(unknown_passivant="rigid")
+    config = CutoutConfig(core_radius=3.0, buffer_radius=5.0, relaxation=rigid_caps)
     (cluster,) = extract_clusters(frame, [spike], config)
     relaxer = default_relaxer(MACEConfig(model_paths=[str(MACE_MODEL)]))
     relaxed = relax_buffer(cluster, relaxer, config.relaxation)

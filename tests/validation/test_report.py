@@ -16,12 +16,9 @@ from ase.calculators.emt import EMT
 from pyacemaker_fw.config import ValidationConfig
 from pyacemaker_fw.core.base import BaseOracle
 from pyacemaker_fw.core.labels import attach_labels
+from pyacemaker_fw.oracles.ase_adapter import OracleCalculator
 from pyacemaker_fw.training.pacemaker import reference_energies
-from pyacemaker_fw.validation.models import (
-    OracleCalculator,
-    ShiftedCalculator,
-    label_all,
-)
+from pyacemaker_fw.validation.models import ShiftedCalculator, label_all
 from pyacemaker_fw.validation.report import (
     ElasticResult,
     MDStressResult,
