@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pyacemaker_fw.config import DEFAULT_PSEUDO_DIR
+from pyacemaker_fw.core.executables import find_executable
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,7 @@ def check_lammps() -> Check:
 
 
 def check_pacemaker() -> Check:
-    if shutil.which("pacemaker") is None:
+    if find_executable("pacemaker") is None:
         return Check("pacemaker", False, "pacemaker CLI not on PATH (pip install python-ace)")
     try:
         importlib.import_module("tensorpotential")

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import os
-import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -36,7 +36,7 @@ def test_missing_pw_is_reported_with_a_reason(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     # A PATH holding everything the venv has, but not /usr/bin where pw.x lives.
-    venv_bin = Path(shutil.which("pacemaker") or "").parent
+    venv_bin = Path(sys.executable).parent
     monkeypatch.setenv("PATH", f"{venv_bin}{os.pathsep}{tmp_path}")
     check = check_pw()
     assert not check.ok
@@ -52,7 +52,7 @@ def test_empty_pseudo_dir_is_reported(tmp_path: Path) -> None:
 def test_doctor_exits_non_zero_when_pw_is_missing(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    venv_bin = Path(shutil.which("pacemaker") or "").parent
+    venv_bin = Path(sys.executable).parent
     monkeypatch.setenv("PATH", f"{venv_bin}{os.pathsep}{tmp_path}")
     result = CliRunner().invoke(app, ["doctor"])
     assert result.exit_code == 1

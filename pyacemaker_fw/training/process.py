@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-import shutil
 import subprocess
 import sys
 from collections import deque
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from pyacemaker_fw.core.executables import find_executable
 from pyacemaker_fw.core.threads import subprocess_env
 
 log = logging.getLogger(__name__)
@@ -24,10 +24,7 @@ class TrainingProcessError(RuntimeError):
 
 def executable(name: str) -> str:
     """The console script ``name`` of this interpreter's environment, else the one on PATH."""
-    beside_python = Path(sys.executable).parent / name
-    if beside_python.is_file():
-        return str(beside_python)
-    found = shutil.which(name)
+    found = find_executable(name)
     if found is None:
         raise TrainingProcessError(f"{name!r} is neither next to {sys.executable} nor on PATH")
     return found
