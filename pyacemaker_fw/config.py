@@ -291,6 +291,11 @@ class TieredOracleConfig(_Section):
         description="Committee energy spread (eV/atom) above which a structure goes to QE; it "
         "catches cells whose forces vanish by symmetry, where the force spread is zero.",
     )
+    align_energies: bool = Field(
+        True,
+        description="Shift MACE energies onto the DFT scale by per-element constants fitted on "
+        "the structures that both labelled, so one fit never mixes two energy scales.",
+    )
 
 
 class OracleConfig(_Section):

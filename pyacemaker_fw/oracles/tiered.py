@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pyacemaker_fw.config import OracleConfig, TieredOracleConfig
 from pyacemaker_fw.core import keys
 from pyacemaker_fw.core.base import BaseOracle
+from pyacemaker_fw.oracles.energy_alignment import fit_energy_shifts, shift_energy
 from pyacemaker_fw.oracles.mace_manager import MACEManager
 
 UncertainPolicy = Literal["qe", "drop"]
@@ -37,6 +38,10 @@ class TierCounts(BaseModel):
     dropped: int = Field(0, ge=0, description="Too uncertain and dropped by policy.")
     failed: int = Field(0, ge=0, description="Sent to the expensive oracle, which gave no label.")
     threshold: float = Field(..., description="threshold_call_dft used (eV/Å).")
+    energy_shifts: dict[str, float] = Field(
+        default_factory=dict,
+        description="Per-element shifts (eV/atom) that moved MACE energies onto the DFT scale.",
+    )
 
     @property
     def total(self) -> int:
@@ -66,6 +71,7 @@ class TieredOracle(BaseOracle):
         self.dft = dft
         self.threshold = config.threshold_call_dft
         self.energy_threshold = config.energy_threshold_call_dft
+        self.align_energies = config.align_energies
         self.uncertain_policy = uncertain_policy
         self.last_counts = TierCounts(threshold=self.threshold)
 
@@ -84,6 +90,9 @@ class TieredOracle(BaseOracle):
             for key in (keys.UNCERTAINTY, keys.ENERGY_UNCERTAINTY):
                 if key in mace_labelled[index].info:
                     atoms.info[key] = mace_labelled[index].info[key]
+        shifts = self._energy_shifts(mace_labelled, dft_labelled)
+        if shifts:
+            results = {index: shift_energy(atoms, shifts) for index, atoms in results.items()}
         results.update(dft_labelled)
         self.last_counts = TierCounts(
             mace=len(structures) - len(uncertain),
@@ -91,8 +100,22 @@ class TieredOracle(BaseOracle):
             dropped=len(uncertain) - len(to_dft),
             failed=len(to_dft) - len(dft_labelled),
             threshold=self.threshold,
+            energy_shifts=shifts,
         )
         return [results[index] for index in sorted(results)]
+
+    def _energy_shifts(
+        self, mace_labelled: Sequence[Atoms], dft_labelled: dict[int, Atoms]
+    ) -> dict[str, float]:
+        """Per-element MACE→DFT shifts from the structures both labelled; none if none did."""
+        if not self.align_energies or not dft_labelled:
+            return {}
+        indices = sorted(dft_labelled)
+        return fit_energy_shifts(
+            [dft_labelled[index] for index in indices],
+            [dft_labelled[index].get_potential_energy() for index in indices],
+            [mace_labelled[index].get_potential_energy() for index in indices],
+        )
 
     def _is_uncertain(self, atoms: Atoms) -> bool:
         energy_spread = atoms.info.get(keys.ENERGY_UNCERTAINTY) or 0.0
