@@ -1,20 +1,26 @@
-"""Cost of ACE molecular dynamics through ``fix external`` and of its uncertainty monitoring.
+"""What the MD engine costs on top of LAMMPS running ACE through ``fix external``.
 
-For diamond Si cells, prints the MD cost per atom-step (CPU time of this process, so that
-other jobs on the machine do not count; NVT 600 K; best of five, taken in turns) of:
+For diamond Si cells (NVT 600 K, the test ACE with cutoff 5 Å), prints the CPU time per
+atom-step (this process only, so other jobs on the machine do not count; best of nine, taken
+in turns so that load drifts hit all alike) of:
 
-- the engine's ``fix external`` ACE path with gamma checked every 10 steps (production);
-- the same path with no gamma checks (check interval beyond the run);
-- LAMMPS' ``pair_style sw`` on the same cell (a cheap classical reference);
-- one ACE evaluation by pyace's recursive C-tilde evaluator on a ready-made environment,
-  which is the work LAMMPS' native ``pair_style pace`` does per step (this LAMMPS build has no
-  ML-PACE, so native ``pace`` itself cannot be timed here);
-- one call of pyace's ASE calculator, which builds its own neighbour list (the old path).
+- **bare**: LAMMPS with the same back-end (``pair_style zero`` + ``fix external``, pyace's
+  recursive evaluator on LAMMPS' neighbour list), and nothing else: no gamma, no monitor, no
+  forced neighbour rebuilds, no halt fix. The reference the goal is stated against;
+- **+ gamma**: bare, with the B-basis evaluator and its active set every ``check_interval`` (10)
+  steps instead of the recursive one, which is what gives gamma;
+- **+ rebuilds**: + gamma, with the neighbour rebuild forced on every check step (``fix
+  balance``) that exact resume after a halt needs;
+- **engine**: ``LammpsEngine.run`` itself (monitor, halt fix, closest-pair check, restart
+  bookkeeping, log), with its set-up and final files excluded (a run of N steps minus a run of
+  0 steps).
 
-The monitoring overhead is given twice: from the callback CPU time of check steps against
-plain steps within one run (robust to load), and from the two separate runs (A/B).
+The overhead columns are relative to bare. A second table gives reference costs: one bare ACE
+evaluation (the work LAMMPS' native ``pair_style pace`` does per step; this LAMMPS build has
+no ML-PACE, so native ``pace`` itself cannot be timed here), pyace's own ASE calculator, and
+LAMMPS' ``pair_style sw``. The last line is the headline: the engine's overhead over bare.
 
-Run: ``OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_md_ace.py``
+Run: ``OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_md_ace.py [atoms ...]``
 """
 
 from __future__ import annotations
@@ -27,19 +33,24 @@ from pathlib import Path
 
 from ase import Atoms
 from ase.build import bulk
+from ase.io import write
 
 from pyacemaker_fw.config import ActiveLearningThresholds, MDConfig
 from pyacemaker_fw.core.models import PotentialFiles
 from pyacemaker_fw.simulation import inputs
+from pyacemaker_fw.simulation.ace_bridge import ExternalAceBackend
 from pyacemaker_fw.simulation.engine import LammpsEngine
 from pyacemaker_fw.simulation.lammps_runtime import open_lammps, potentials_dir
 
 ASSETS = Path(__file__).resolve().parents[1] / "tests" / "assets" / "ace_si"
 POTENTIAL = PotentialFiles(yaml=ASSETS / "potential.yaml", asi=ASSETS / "potential.asi")
 QUIET = ActiveLearningThresholds(threshold_add_train=1e3, threshold_call_dft=1e4, hard_ceiling=1e6)
-REPEATS = 5
-STEPS = {216: 300, 256: 300, 1000: 100, 2048: 50}
+TEMPERATURE = 600.0
+CHECK_INTERVAL = 10
+REPEATS = 9
+STEPS = {216: 600, 256: 600, 1000: 150, 2048: 80}
 REPEATS_OF_CELL = {216: (3, 3, 3), 256: (4, 4, 2), 1000: (5, 5, 5), 2048: (8, 8, 4)}
+HEADLINE_ATOMS = 216
 
 
 def cell(atoms: int) -> Atoms:
@@ -55,9 +66,38 @@ def cpu_seconds(task: Callable[[], object]) -> float:
     return time.process_time() - start
 
 
-def engine_cost(atoms: int, check_interval: int, workdir: Path) -> float:
-    """CPU seconds per atom-step of the fix external path, set-up and final files excluded."""
-    md = MDConfig(temperature=600.0, check_interval=check_interval, restart_interval=10**6)
+def plain_lammps_cost(atoms: int, workdir: Path, gamma: bool, rebuilds: bool) -> float:
+    """CPU seconds per atom-step of LAMMPS with the fix external back-end and nothing else."""
+    data = workdir / f"plain{atoms}.data"
+    write(data, cell(atoms), format="lammps-data", specorder=["Si"], masses=True)
+    backend = ExternalAceBackend(POTENTIAL, ["Si"], CHECK_INTERVAL if gamma else 10**9)
+    lmp = open_lammps()
+    try:
+        for line in [
+            *inputs.preamble([True, True, True]),
+            *inputs.read_data(data),
+            *backend.commands(),
+            *inputs.neighbours(),
+            *(inputs.align_neighbour_builds(CHECK_INTERVAL) if rebuilds else []),
+            *inputs.timestep(MDConfig()),
+            *inputs.create_velocities(TEMPERATURE, 12345, periodic=True),
+            *inputs.thermo(CHECK_INTERVAL),
+            *inputs.ensemble(MDConfig(temperature=TEMPERATURE)),
+        ]:
+            lmp.command(line)
+        backend.attach(lmp, lambda _reading: None)
+        backend.begin_run()
+        lmp.command("run 0")
+        backend.begin_run()
+        seconds = cpu_seconds(lambda: lmp.command(f"run {STEPS[atoms]}"))
+    finally:
+        lmp.close()
+    return seconds / (atoms * STEPS[atoms])
+
+
+def engine_cost(atoms: int, workdir: Path) -> float:
+    """CPU seconds per atom-step of the engine, set-up and final files excluded."""
+    md = MDConfig(temperature=TEMPERATURE, check_interval=CHECK_INTERVAL, restart_interval=10**6)
     structure = cell(atoms)
 
     def run(steps: int) -> float:
@@ -67,39 +107,7 @@ def engine_cost(atoms: int, check_interval: int, workdir: Path) -> float:
     return (run(STEPS[atoms]) - run(0)) / (atoms * STEPS[atoms])
 
 
-def in_run_monitoring_overhead(atoms: int, workdir: Path) -> float:
-    """Extra callback CPU time of check steps, per step of the run, in one production run.
-
-    Check and plain steps alternate within the run, so machine load affects both alike; the
-    A/B comparison of two separate runs is noisier on a shared machine.
-    """
-    from pyacemaker_fw.simulation.ace_bridge import ExternalAceBackend
-
-    check_times: list[float] = []
-    plain_times: list[float] = []
-    evaluate = ExternalAceBackend._evaluate
-
-    def timed(self: ExternalAceBackend, step: int, *args: object) -> None:
-        start = time.process_time()
-        evaluate(self, step, *args)  # type: ignore[arg-type]
-        (check_times if step % self.check_interval == 0 else plain_times).append(
-            time.process_time() - start
-        )
-
-    md = MDConfig(temperature=600.0, check_interval=10, restart_interval=10**6)
-    ExternalAceBackend._evaluate = timed  # type: ignore[method-assign]
-    try:
-        engine = LammpsEngine(md, QUIET)
-        total = cpu_seconds(lambda: engine.run(cell(atoms), POTENTIAL, workdir, STEPS[atoms]))
-    finally:
-        ExternalAceBackend._evaluate = evaluate  # type: ignore[method-assign]
-    extra = sum(check_times) - len(check_times) * sum(plain_times) / len(plain_times)
-    return extra / (total - extra)
-
-
 def stillinger_weber_cost(atoms: int, workdir: Path) -> float:
-    from ase.io import write
-
     data = workdir / "sw.data"
     write(data, cell(atoms), format="lammps-data", specorder=["Si"], masses=True)
     lmp = open_lammps()
@@ -130,7 +138,7 @@ def interleaved_best(measures: list[Callable[[], float]]) -> list[float]:
     return [min(values) for values in results]
 
 
-def per_call(task: Callable[[], object], calls: int = 5) -> float:
+def per_call(task: Callable[[], object], calls: int = 20) -> float:
     task()
     return min(cpu_seconds(task) for _ in range(calls))
 
@@ -167,31 +175,55 @@ def evaluator_costs(atoms: int) -> tuple[float, float]:
 
 
 def main() -> None:
-    sizes = [int(argument) for argument in sys.argv[1:]] or [216, 256, 1000, 2048]
-    print("ACE Si (cutoff 5 Å) MD, NVT 600 K, CPU µs per atom-step; best of", REPEATS)
+    sizes = [int(argument) for argument in sys.argv[1:]] or [216, 1000, 2048]
     print(
-        "| atoms | ext + gamma/10 | ext, no gamma | pair sw | ACE evaluator alone "
-        "| pyace ASE calc | monitoring overhead (in run) | (A/B runs) | ext/evaluator | ext/sw |"
+        f"ACE Si (cutoff 5 Å) MD through fix external, NVT {TEMPERATURE:g} K, gamma every "
+        f"{CHECK_INTERVAL} steps; CPU µs per atom-step, best of {REPEATS}"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print(
+        "| atoms | bare | + gamma | + rebuilds | engine | gamma | rebuilds | rest of engine "
+        "| engine overhead |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    references: list[str] = []
+    overhead: dict[int, float] = {}
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch)
         for atoms in sizes:
-            checked, unchecked, classical = interleaved_best(
+            bare, gamma, rebuilds, engine = interleaved_best(
                 [
-                    lambda: engine_cost(atoms, 10, root / f"c{atoms}"),  # noqa: B023
-                    lambda: engine_cost(atoms, 10**6, root / f"u{atoms}"),  # noqa: B023
-                    lambda: stillinger_weber_cost(atoms, root),  # noqa: B023
+                    lambda: plain_lammps_cost(atoms, root, gamma=False, rebuilds=False),  # noqa: B023
+                    lambda: plain_lammps_cost(atoms, root, gamma=True, rebuilds=False),  # noqa: B023
+                    lambda: plain_lammps_cost(atoms, root, gamma=True, rebuilds=True),  # noqa: B023
+                    lambda: engine_cost(atoms, root / f"e{atoms}"),  # noqa: B023
                 ]
             )
-            bare, ase_calc = evaluator_costs(atoms)
-            in_run = min(in_run_monitoring_overhead(atoms, root / f"i{atoms}") for _ in range(3))
+            overhead[atoms] = engine / bare - 1
+            shares = [gamma - bare, rebuilds - gamma, engine - rebuilds]
             print(
-                f"| {atoms} | {checked * 1e6:.2f} | {unchecked * 1e6:.2f} | {classical * 1e6:.3f} "
-                f"| {bare * 1e6:.2f} | {ase_calc * 1e6:.2f} | {in_run:+.1%} "
-                f"| {checked / unchecked - 1:+.1%} | {checked / bare:.2f} "
-                f"| {checked / classical:.0f} |"
+                f"| {atoms} | {bare * 1e6:.2f} | {gamma * 1e6:.2f} | {rebuilds * 1e6:.2f} "
+                f"| {engine * 1e6:.2f} | {' | '.join(f'{share / bare:+.1%}' for share in shares)} "
+                f"| **{overhead[atoms]:+.1%}** |"
             )
+            evaluator, ase_calc = evaluator_costs(atoms)
+            classical = stillinger_weber_cost(atoms, root)
+            references.append(
+                f"| {atoms} | {evaluator * 1e6:.2f} | {bare / evaluator:.2f} "
+                f"| {engine / evaluator:.2f} | {ase_calc * 1e6:.2f} | {classical * 1e6:.3f} |"
+            )
+    print()
+    print(
+        "| atoms | ACE evaluator alone | bare / evaluator | engine / evaluator | pyace ASE calc "
+        "| pair sw |"
+    )
+    print("|---|---|---|---|---|---|")
+    print("\n".join(references))
+    print()
+    headline = HEADLINE_ATOMS if HEADLINE_ATOMS in overhead else sizes[0]
+    print(
+        f"Engine overhead over bare LAMMPS with the same back-end (fix external), {headline} "
+        f"atoms: {overhead[headline]:+.1%} (goal: at most +10%)"
+    )
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from pyacemaker_fw.config import DistillationConfig, MACEConfig
 from pyacemaker_fw.core.models import PotentialFiles
 from pyacemaker_fw.generation.combinatorial import CombinatorialGenerator
 from pyacemaker_fw.generation.selection import (
-    Descriptor,
+    AtomDescriptor,
     ace_features,
     descriptor_features,
     farthest_point_selection,
@@ -44,7 +44,7 @@ def timed(task: Callable[[], T]) -> tuple[T, float]:
     return result, time.perf_counter() - start
 
 
-def row(pool_size: int, committee: MACEManager, describe: Descriptor) -> str:
+def row(pool_size: int, committee: MACEManager, describe: AtomDescriptor) -> str:
     config = DistillationConfig(pool_size=pool_size, n_select=pool_size // 7)
     pool, generate = timed(CombinatorialGenerator(["Si"], config).generate)
     mace_rows, describe_s = timed(partial(descriptor_features, pool, describe))

@@ -7,7 +7,9 @@ description. Cross-field rules raise errors that name the field and say what is 
 
 from __future__ import annotations
 
+import copy
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 
@@ -16,15 +18,21 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    Strict,
     ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
 )
 
-PositiveFloat = Annotated[float, Field(gt=0)]
+# Strict numbers: YAML's `true` must not pass as 1 (pydantic's lax mode would accept it).
+Real = Annotated[float, Strict()]
+PositiveFloat = Annotated[float, Strict(), Field(gt=0)]
+Count = Annotated[int, Strict()]
 DEFAULT_PSEUDO_DIR = Path("/usr/share/espresso/pseudo")
 MACE_MP_NAMES = frozenset({"small", "medium", "large", "medium-mpa-0", "medium-omat-0"})
+ENV_CHK = r"^>>[A-Za-z_][A-Za-z0-9_]*<<$"
+"""A site value taken from the FireWorks worker's ``env`` at run time (atomate's env_chk)."""
 
 
 class _Section(BaseModel):
@@ -41,14 +49,9 @@ def _resolve(path: Path, info: ValidationInfo) -> Path:
     return Path(base) / path
 
 
-def _existing_file(value: Path | None, info: ValidationInfo, what: str) -> Path | None:
-    """``value`` resolved against the config's folder; an error naming ``what`` if absent."""
-    if value is None:
-        return None
-    path = _resolve(value, info)
-    if not path.is_file():
-        raise ValueError(f"{what} {str(path)!r} does not exist")
-    return path
+def is_env_chk(value: object) -> bool:
+    """Whether ``value`` is a '>>key<<' reference to the FireWorks worker's env."""
+    return isinstance(value, str) and re.match(ENV_CHK, value) is not None
 
 
 Lattice = Literal["diamond", "fcc", "bcc", "hcp", "sc"]
@@ -61,17 +64,19 @@ def _all_lattices() -> list[Lattice]:
 class DistillationConfig(_Section):
     """Phase 1: combinatorial structures, active-set selection and MACE labelling."""
 
-    pool_size: int = Field(
-        400, ge=1, description="Candidate structures generated before selection."
+    pool_size: Count = Field(
+        400, ge=1, le=100_000, description="Candidate structures generated before selection."
     )
-    n_select: int = Field(60, ge=1, description="Structures kept by active-set selection.")
-    max_atoms: int = Field(
-        64, ge=1, description="Largest structure the generator may make (atoms)."
+    n_select: Count = Field(
+        60, ge=1, le=100_000, description="Structures kept by active-set selection."
+    )
+    max_atoms: Count = Field(
+        64, ge=1, le=2000, description="Largest structure the generator may make (atoms)."
     )
     strain_range: PositiveFloat = Field(
         0.08, le=0.3, description="Largest volumetric strain (fraction)."
     )
-    rattle_amplitudes: list[PositiveFloat] = Field(
+    rattle_amplitudes: list[Annotated[float, Strict(), Field(gt=0, le=0.5)]] = Field(
         default_factory=lambda: [0.02, 0.05, 0.1], description="Rattle standard deviations (Å)."
     )
     surfaces: bool = Field(True, description="Include low-index slabs.")
@@ -81,21 +86,26 @@ class DistillationConfig(_Section):
         min_length=1,
         description="Bulk lattices built for every element and alloy composition.",
     )
-    compositions: list[dict[str, PositiveFloat]] = Field(
+    compositions: list[dict[str, Annotated[float, Strict(), Field(gt=0, le=1)]]] = Field(
         default_factory=list,
         description="Alloy compositions as element -> fraction (normalised); empty with several "
         "elements means equiatomic plus 3:1 for every pair.",
     )
-    uncertain_policy: Literal["qe", "drop"] = Field(
-        "qe", description="What happens to structures MACE is unsure about: label with QE or drop."
+    uncertain_policy: Literal["dft", "drop"] = Field(
+        "dft",
+        description="What happens to structures the surrogate (MACE) is unsure about: label them "
+        "with the DFT engine, or drop them.",
     )
-    seed: int = 0
+    dft_batch_size: Count = Field(
+        4, ge=1, le=1000, description="Structures per DFT Firework (batches run in parallel)."
+    )
+    seed: Count = Field(0, ge=0)
 
     @model_validator(mode="after")
     def _selection_fits_pool(self) -> Self:
         if self.n_select > self.pool_size:
-            raise ValueError(
-                f"n_select ({self.n_select}) must not exceed pool_size ({self.pool_size})"
+            raise field_error(
+                "n_select", f"{self.n_select} must not exceed pool_size ({self.pool_size})"
             )
         return self
 
@@ -104,29 +114,35 @@ class ActiveLearningThresholds(_Section):
     """Dual thresholds on the ACE extrapolation grade gamma, with smoothing against noise."""
 
     threshold_add_train: PositiveFloat = Field(
-        5.0, description="Atoms whose gamma exceeds this are learning candidates."
+        5.0, le=1e6, description="Atoms whose gamma exceeds this are learning candidates."
     )
     threshold_call_dft: PositiveFloat = Field(
-        25.0, description="The smoothed maximum gamma above which MD halts for DFT."
+        25.0, le=1e6, description="The smoothed maximum gamma above which MD halts for DFT."
     )
-    smooth_steps: int = Field(
-        5, ge=1, description="Number of checks in the moving average of the maximum gamma."
+    smooth_steps: Count = Field(
+        5,
+        ge=1,
+        le=1000,
+        description="Number of checks in the moving average of the maximum gamma.",
     )
     hard_ceiling: PositiveFloat = Field(
-        100.0, description="A single gamma reading above this halts at once (blow-up guard)."
+        100.0,
+        le=1e9,
+        description="A single gamma reading above this halts at once (blow-up guard).",
     )
 
     @model_validator(mode="after")
     def _ordered(self) -> Self:
         if not self.threshold_add_train < self.threshold_call_dft:
-            raise ValueError(
-                f"threshold_add_train ({self.threshold_add_train}) must be below "
-                f"threshold_call_dft ({self.threshold_call_dft})"
+            raise field_error(
+                "threshold_add_train",
+                f"{self.threshold_add_train} must be below threshold_call_dft "
+                f"({self.threshold_call_dft})",
             )
         if not self.threshold_call_dft < self.hard_ceiling:
-            raise ValueError(
-                f"hard_ceiling ({self.hard_ceiling}) must exceed "
-                f"threshold_call_dft ({self.threshold_call_dft})"
+            raise field_error(
+                "hard_ceiling",
+                f"{self.hard_ceiling} must exceed threshold_call_dft ({self.threshold_call_dft})",
             )
         return self
 
@@ -136,8 +152,8 @@ class RelaxationConfig(_Section):
 
     enabled: bool = True
     optimizer: Literal["FIRE", "BFGS"] = "FIRE"
-    fmax: PositiveFloat = Field(0.05, description="Force convergence criterion (eV/Å).")
-    max_steps: int = Field(200, ge=1)
+    fmax: PositiveFloat = Field(0.05, le=10, description="Force convergence criterion (eV/Å).")
+    max_steps: Count = Field(200, ge=1, le=100_000)
     unknown_passivant: Literal["skip", "rigid"] = Field(
         "skip",
         description="When the relaxing model does not know the passivating element: 'skip' "
@@ -153,54 +169,86 @@ class CutoutConfig(_Section):
     # Defaults from benchmarks/bench_cutout_qe.py (docs/cutout.md): with a 5 Å buffer and 3 Å of
     # vacuum, core forces of Si clusters are within 0.15 eV/Å of the periodic parent for a
     # bulk-like centre, and the cluster SCF costs a third of a 215-atom periodic one.
-    core_radius: PositiveFloat = Field(3.0, description="Atoms within this distance are core (Å).")
-    buffer_radius: PositiveFloat = Field(
-        5.0, description="Atoms within this distance are in the cluster (Å)."
+    core_radius: PositiveFloat = Field(
+        3.0, le=20, description="Atoms within this distance are core (Å)."
     )
-    taper_width: float = Field(
+    buffer_radius: PositiveFloat = Field(
+        5.0, le=30, description="Atoms within this distance are in the cluster (Å)."
+    )
+    taper_width: Real = Field(
         0.0,
         ge=0,
+        le=20,
         description="Width of a linear force-weight taper beyond the core (Å); 0 is a step.",
     )
     mode: Literal["cluster", "periodic_box"] = Field(
         "cluster", description="Vacuum cluster with passivation, or a periodic box for metals."
     )
-    vacuum: PositiveFloat = Field(3.0, description="Vacuum padding around a cluster (Å).")
+    vacuum: PositiveFloat = Field(3.0, le=30, description="Vacuum padding around a cluster (Å).")
     passivation_element: str = "H"
     passivate: bool = True
-    bond_lengths: dict[str, PositiveFloat] = Field(
+    bond_lengths: dict[str, Annotated[float, Strict(), Field(gt=0.5, le=3.0)]] = Field(
         default_factory=lambda: {"Si": 1.48, "C": 1.09, "O": 0.97, "N": 1.01, "Ge": 1.53},
         description="X–H bond length per element X (Å).",
     )
     bond_cutoff_scale: PositiveFloat = Field(
-        1.2, description="A bond exists within this multiple of the sum of covalent radii."
+        1.2,
+        ge=0.8,
+        le=2.0,
+        description="A bond exists within this multiple of the sum of covalent radii.",
     )
     min_passivant_distance: PositiveFloat = Field(
-        1.0, description="Passivants closer than this to each other are merged (Å)."
+        1.0, le=3.0, description="Passivants closer than this to each other are merged (Å)."
     )
     relaxation: RelaxationConfig = Field(default_factory=RelaxationConfig)
+    max_clusters: Count = Field(
+        4,
+        ge=1,
+        le=1000,
+        description="Most clusters cut (and labelled by DFT) per halt, around the highest gamma.",
+    )
 
     @model_validator(mode="after")
     def _buffer_outside_core(self) -> Self:
         if not self.buffer_radius > self.core_radius:
-            raise ValueError(
-                f"buffer_radius ({self.buffer_radius}) must exceed core_radius ({self.core_radius})"
+            raise field_error(
+                "buffer_radius",
+                f"{self.buffer_radius} must exceed core_radius ({self.core_radius})",
             )
         return self
 
 
 class LoopStrategyConfig(_Section):
-    """Phase 4: how the ACE potential is updated after each DFT event."""
+    """Phases 3 and 4: how long the loop runs and how the ACE potential is updated."""
 
+    # The two settings that end the campaign, side by side: whichever comes first.
+    total_md_steps: Count = Field(
+        10_000,
+        ge=1,
+        le=10**10,
+        description="MD steps per walker over the whole campaign; the loop ends when every "
+        "walker has run them.",
+    )
+    max_iterations: Count = Field(
+        10,
+        ge=0,
+        le=10_000,
+        description="Uncertainty-triggered retrains before the loop ends (0: Phases 1-2 and "
+        "one MD run, no loop).",
+    )
     update_mode: Literal["incremental", "scratch"] = "incremental"
-    replay_buffer_size: int = Field(200, ge=1, description="Structures held by the replay buffer.")
-    new_fraction: float = Field(
+    replay_buffer_size: Count = Field(
+        200, ge=1, le=1_000_000, description="Structures held by the replay buffer."
+    )
+    new_fraction: Real = Field(
         0.5, gt=0, le=1, description="Fraction of each update's training set that is new data."
     )
     replay_strategy: Literal["random", "farthest_point"] = "random"
-    max_iterations: int = Field(10, ge=1, description="Active-learning iterations before stopping.")
-    surrogates_per_structure: int = Field(
-        8, ge=0, description="Perturbed neighbours labelled by fine-tuned MACE per DFT structure."
+    surrogates_per_structure: Count = Field(
+        8,
+        ge=0,
+        le=1000,
+        description="Perturbed neighbours labelled by fine-tuned MACE per DFT structure.",
     )
     surrogate_rattle: PositiveFloat = Field(
         0.04, le=0.3, description="Standard deviation of surrogate rattles (Å)."
@@ -208,86 +256,128 @@ class LoopStrategyConfig(_Section):
     surrogate_strain: PositiveFloat = Field(
         0.02, le=0.1, description="Largest strain component of surrogate deformations (fraction)."
     )
-    surrogate_relax_steps: int = Field(
-        20, ge=1, description="FIRE steps of a surrogate buffer relaxation (core atoms fixed)."
+    surrogate_relax_steps: Count = Field(
+        20,
+        ge=1,
+        le=10_000,
+        description="FIRE steps of a surrogate buffer relaxation (core atoms fixed).",
     )
     finetune_mace: bool = True
 
 
 class EspressoConfig(_Section):
-    """Quantum ESPRESSO pw.x settings."""
+    """Quantum ESPRESSO pw.x settings. ``command``, ``mpi_command`` and ``pseudo_dir`` are site
+    settings (see :data:`SITE_FIELDS`): each may be '>>key<<', read from the FWorker env."""
 
-    command: list[str] | str = Field(
+    command: list[str] | Annotated[str, Field(min_length=1)] = Field(
         default_factory=lambda: ["pw.x"],
         description="argv list, or an env_chk string such as '>>pw_cmd<<' set in the FWorker env.",
     )
-    mpi_command: list[str] = Field(
-        default_factory=list, description="Prefix such as ['mpirun', '-np', '4']; empty is serial."
+    mpi_command: list[str] | Annotated[str, Field(pattern=ENV_CHK)] = Field(
+        default_factory=list,
+        description="Prefix such as ['mpirun', '-np', '4']; empty is serial; or '>>mpi_cmd<<'.",
     )
-    pseudo_dir: Path = DEFAULT_PSEUDO_DIR
+    pseudo_dir: Path = Field(
+        DEFAULT_PSEUDO_DIR, description="Folder of the UPF files, or '>>pseudo_dir<<'."
+    )
     pseudopotentials: dict[str, str] = Field(
         default_factory=lambda: {"Si": "Si.pbe-rrkj.UPF", "H": "H.pbe-kjpaw.UPF"}
     )
-    ecutwfc: PositiveFloat = Field(30.0, description="Wavefunction cutoff (Ry).")
+    ecutwfc: PositiveFloat = Field(30.0, ge=5, le=500, description="Wavefunction cutoff (Ry).")
     ecutrho: PositiveFloat | None = Field(
-        None, description="Density cutoff (Ry); default 4×ecutwfc."
+        None, ge=20, le=4000, description="Density cutoff (Ry); default 4×ecutwfc."
     )
     kspacing: PositiveFloat = Field(
         0.1,
+        ge=0.01,
+        le=2.0,
         description="Maximum k-point spacing (2π/Å): n_i = ceil(|b_i|/kspacing), giving 4×4×4 "
         "for Si2, 2×2×2 for Si8 and Gamma from 64 Si atoms; clusters always use Gamma.",
     )
     smearing: Literal["gaussian", "mv", "mp", "fd"] | None = Field(
         "mv", description="Occupation smearing; None for fixed occupations (insulators only)."
     )
-    degauss: PositiveFloat = Field(0.01, description="Smearing width (Ry).")
+    degauss: PositiveFloat = Field(0.01, le=0.2, description="Smearing width (Ry).")
     mixing_beta: PositiveFloat = Field(0.5, le=1)
-    electron_maxstep: int = Field(100, ge=1)
-    conv_thr: PositiveFloat = Field(1e-7, description="SCF convergence threshold (Ry).")
+    electron_maxstep: Count = Field(100, ge=1, le=10_000)
+    conv_thr: PositiveFloat = Field(1e-7, le=1e-2, description="SCF convergence threshold (Ry).")
     max_seconds: PositiveFloat | None = Field(None, description="pw.x wall-time limit (s).")
-    max_corrections: int = Field(5, ge=0, description="custodian corrections before giving up.")
+    max_corrections: Count = Field(
+        5, ge=0, le=100, description="custodian corrections before giving up."
+    )
     keep_artifacts: bool = Field(False, description="Keep *.wfc and *.save after success.")
 
     @field_validator("pseudo_dir")
     @classmethod
     def _pseudo_dir(cls, value: Path, info: ValidationInfo) -> Path:
-        return _resolve(value, info)
+        return value if is_env_chk(str(value)) else _resolve(value, info)
+
+    def mpi_argv(self) -> list[str]:
+        """The MPI prefix; an error if it is still an unresolved '>>key<<' site value."""
+        if isinstance(self.mpi_command, str):
+            raise ValueError(
+                f"oracle.qe.mpi_command is {self.mpi_command!r}, a site value that was not "
+                "resolved from the FWorker env (see pyacemaker_fw.site.resolve_site)"
+            )
+        return list(self.mpi_command)
+
+    @field_validator("command")
+    @classmethod
+    def _command(cls, value: list[str] | str) -> list[str] | str:
+        if isinstance(value, str) and not is_env_chk(value):
+            raise ValueError(f"give an argv list such as [{value!r}], or '>>pw_cmd<<'")
+        if isinstance(value, list) and not value:
+            raise ValueError("must name the pw.x executable")
+        return value
 
 
 class MACEConfig(_Section):
-    """MACE models: local files (one, or several for a committee) or MACE-MP names."""
+    """MACE models: local files (one, or several for a committee) or MACE-MP names.
 
-    model_paths: list[str] = Field(
+    ``model_paths`` is a site setting: a list, or '>>mace_models<<' from the FWorker env. The
+    files are checked where the job runs (and by ``pyacemaker-fw validate``, as a warning).
+    """
+
+    model_paths: list[str] | Annotated[str, Field(pattern=ENV_CHK)] = Field(
         default_factory=list, description="Local model files, or MACE-MP names where downloadable."
     )
     device: Literal["cpu", "cuda"] = "cpu"
     default_dtype: Literal["float32", "float64"] = "float32"
-    batch_size: int = Field(8, ge=1)
-    threads: int = Field(1, ge=1, description="torch threads; keep 1 when sharing cores.")
+    batch_size: Count = Field(8, ge=1, le=10_000)
+    threads: Count = Field(
+        1, ge=1, le=1024, description="torch threads; keep 1 when sharing cores."
+    )
+
+    def model_files(self) -> list[str]:
+        """The model entries; an error if they are still an unresolved '>>key<<' site value."""
+        if isinstance(self.model_paths, str):
+            raise ValueError(
+                f"oracle.mace.model_paths is {self.model_paths!r}, a site value that was not "
+                "resolved from the FWorker env (see pyacemaker_fw.site.resolve_site)"
+            )
+        return list(self.model_paths)
 
     @field_validator("model_paths")
     @classmethod
-    def _models_exist(cls, value: list[str], info: ValidationInfo) -> list[str]:
-        resolved = []
-        for entry in value:
-            if entry in MACE_MP_NAMES:
-                resolved.append(entry)
-                continue
-            path = _resolve(Path(entry), info)
-            if not path.is_file():
-                raise ValueError(f"MACE model file {str(path)!r} does not exist")
-            resolved.append(str(path))
-        return resolved
+    def _resolve_models(cls, value: list[str] | str, info: ValidationInfo) -> list[str] | str:
+        if isinstance(value, str):
+            return value
+        return [
+            entry if entry in MACE_MP_NAMES else str(_resolve(Path(entry), info)) for entry in value
+        ]
 
 
 class TieredOracleConfig(_Section):
-    """Routing between MACE and QE by MACE committee uncertainty."""
+    """Routing between MACE and QE by MACE committee disagreement."""
 
-    threshold_call_dft: PositiveFloat = Field(
-        0.15, description="Committee force spread (eV/Å) above which a structure goes to QE."
+    force_spread_threshold: PositiveFloat = Field(
+        0.15,
+        le=100,
+        description="Committee force spread (eV/Å) above which a structure goes to QE.",
     )
-    energy_threshold_call_dft: PositiveFloat = Field(
+    energy_spread_threshold: PositiveFloat = Field(
         0.02,
+        le=100,
         description="Committee energy spread (eV/atom) above which a structure goes to QE; it "
         "catches cells whose forces vanish by symmetry, where the force spread is zero.",
     )
@@ -298,68 +388,142 @@ class TieredOracleConfig(_Section):
     )
 
 
+DftEngine = Literal["qe", "stillinger_weber", "emt"]
+SurrogateEngine = Literal["mace", "stillinger_weber", "emt"]
+
+
 class OracleConfig(_Section):
+    dft_engine: DftEngine = Field(
+        "qe",
+        description="Who labels what the surrogate cannot: Quantum ESPRESSO, or a classical "
+        "reference (Stillinger-Weber Si, EMT) standing in for DFT in tests and quick demos.",
+    )
+    surrogate_engine: SurrogateEngine = Field(
+        "mace",
+        description="The cheap labeller (Phase 1 labels, buffer relaxation, surrogate data): "
+        "the MACE models of oracle.mace, or a classical reference.",
+    )
     qe: EspressoConfig = Field(default_factory=EspressoConfig)
     mace: MACEConfig = Field(default_factory=MACEConfig)
     tiered: TieredOracleConfig = Field(default_factory=TieredOracleConfig)
 
 
+class WalkerConfig(_Section):
+    """One MD walker: what sets it apart from the others (unset fields take md's values)."""
+
+    temperature: PositiveFloat | None = Field(
+        None, le=10_000, description="Target temperature (K)."
+    )
+    seed: Count | None = Field(
+        None, ge=1, le=2**31 - 1, description="Velocity seed; None: md.seed + walker index."
+    )
+    initial_structure: Path | None = Field(None, description="Starting structure file.")
+
+    @field_validator("initial_structure")
+    @classmethod
+    def _structure_path(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        return None if value is None else _resolve(value, info)
+
+
 class MDConfig(_Section):
-    """Production MD with the ACE potential (LAMMPS metal units)."""
+    """Production MD with the ACE potential (LAMMPS metal units). How many steps the campaign
+    runs is ``loop.total_md_steps``."""
 
     initial_structure: Path | None = Field(
-        None, description="Starting structure (any ASE-readable file); None uses the generator."
+        None,
+        description="Starting structure (any ASE-readable file); None: the ground-state bulk "
+        "of the first element repeated by `supercell`.",
     )
-    supercell: tuple[int, int, int] = (3, 3, 3)
+    supercell: tuple[
+        Annotated[int, Strict(), Field(ge=1, le=100)],
+        Annotated[int, Strict(), Field(ge=1, le=100)],
+        Annotated[int, Strict(), Field(ge=1, le=100)],
+    ] = (3, 3, 3)
     ensemble: Literal["nve", "nvt", "npt"] = "nvt"
-    temperature: PositiveFloat = Field(600.0, description="Target temperature (K).")
-    pressure: float = Field(0.0, description="Target pressure for NPT (bar).")
+    temperature: PositiveFloat = Field(600.0, le=10_000, description="Target temperature (K).")
+    pressure: Real = Field(0.0, ge=-1e7, le=1e7, description="Target pressure for NPT (bar).")
     timestep: PositiveFloat = Field(0.001, le=0.01, description="Timestep (ps).")
-    steps: int = Field(10000, ge=1)
-    check_interval: int = Field(10, ge=1, description="Steps between gamma checks.")
-    restart_interval: int = Field(1000, ge=1, description="Steps between restart files.")
-    thermostat_damping: PositiveFloat = Field(0.1, description="Nosé–Hoover Tdamp (ps).")
-    barostat_damping: PositiveFloat = Field(1.0, description="Nosé–Hoover Pdamp (ps).")
-    soft_start_steps: int = Field(200, ge=0, description="Langevin steps after a potential swap.")
-    soft_start_damping: PositiveFloat = Field(0.05, description="Langevin damping (ps).")
-    min_distance: PositiveFloat = Field(1.0, description="Pairs closer than this end the run (Å).")
-    seed: int = Field(12345, ge=1)
+    segment_steps: Count | None = Field(
+        None,
+        ge=1,
+        le=10**10,
+        description="Most MD steps one MD Firework runs before handing over to a child (a "
+        "checkpoint for queue walltimes); None runs to the end or the next halt.",
+    )
+    check_interval: Count = Field(10, ge=1, le=100_000, description="Steps between gamma checks.")
+    restart_interval: Count = Field(
+        1000, ge=1, le=10**9, description="Steps between restart files."
+    )
+    thermostat_damping: PositiveFloat = Field(0.1, le=100, description="Nosé–Hoover Tdamp (ps).")
+    barostat_damping: PositiveFloat = Field(1.0, le=1000, description="Nosé–Hoover Pdamp (ps).")
+    soft_start_steps: Count = Field(
+        200, ge=0, le=10**7, description="Langevin steps after a potential swap."
+    )
+    soft_start_damping: PositiveFloat = Field(0.05, le=100, description="Langevin damping (ps).")
+    min_distance: PositiveFloat = Field(
+        1.0, le=5, description="Pairs closer than this end the run (Å)."
+    )
+    retry_timestep_factor: PositiveFloat = Field(
+        0.5,
+        lt=1,
+        description="After lost atoms, a too-close pair or non-finite forces, the MD is retried "
+        "once from the last good restart with the timestep times this.",
+    )
+    seed: Count = Field(12345, ge=1, le=2**31 - 1)
     ace_backend: Literal["auto", "native", "external"] = Field(
         "auto",
         description="How ACE runs in LAMMPS: ML-PACE pace/extrapolation ('native'), pyace in "
         "fix external ('external'), or native where the LAMMPS build has it ('auto').",
     )
+    walkers: list[WalkerConfig] = Field(
+        default_factory=lambda: [WalkerConfig()],
+        min_length=1,
+        max_length=1000,
+        description="Independent MD walkers run side by side (seeds, temperatures or starting "
+        "structures); one by default.",
+    )
 
     @field_validator("initial_structure")
     @classmethod
-    def _structure_exists(cls, value: Path | None, info: ValidationInfo) -> Path | None:
-        return _existing_file(value, info, "initial structure")
+    def _structure_path(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        return None if value is None else _resolve(value, info)
 
 
 class MACEFinetuneConfig(_Section):
-    epochs: int = Field(10, ge=1)
-    learning_rate: PositiveFloat = 0.005
-    replay_structures: int = Field(50, ge=0, description="Old structures mixed into fine-tuning.")
-    batch_size: int = Field(4, ge=1)
+    epochs: Count = Field(10, ge=1, le=10_000)
+    learning_rate: PositiveFloat = Field(0.005, le=1)
+    replay_structures: Count = Field(
+        50, ge=0, le=1_000_000, description="Old structures mixed into fine-tuning."
+    )
+    batch_size: Count = Field(4, ge=1, le=10_000)
     energy_weight: PositiveFloat = Field(
-        1.0, description="Loss weight of energies per atom (mace_run_train --energy_weight)."
+        1.0,
+        le=1e6,
+        description="Loss weight of energies per atom (mace_run_train --energy_weight).",
     )
     forces_weight: PositiveFloat = Field(
-        10.0, description="Loss weight of forces (mace_run_train --forces_weight)."
+        10.0, le=1e6, description="Loss weight of forces (mace_run_train --forces_weight)."
     )
 
 
 class TrainerConfig(_Section):
     """pacemaker (ACE) fitting."""
 
-    cutoff: PositiveFloat = Field(5.0, le=12, description="ACE radial cutoff (Å).")
-    functions_per_element: int = Field(60, ge=1, description="B-basis functions per element.")
-    max_iterations: int = Field(300, ge=1, description="Optimiser iterations of a scratch fit.")
-    incremental_iterations: int = Field(
-        100, ge=1, description="Optimiser iterations of an incremental update (constant cost)."
+    cutoff: PositiveFloat = Field(5.0, ge=1.5, le=12, description="ACE radial cutoff (Å).")
+    functions_per_element: Count = Field(
+        60, ge=1, le=100_000, description="B-basis functions per element."
     )
-    kappa: float = Field(0.3, gt=0, lt=1, description="Loss weight of forces vs energies.")
-    ndensity: int = Field(
+    max_iterations: Count = Field(
+        300, ge=1, le=1_000_000, description="Optimiser iterations of a scratch fit."
+    )
+    incremental_iterations: Count = Field(
+        100,
+        ge=1,
+        le=1_000_000,
+        description="Optimiser iterations of an incremental update (constant cost).",
+    )
+    kappa: Real = Field(0.3, gt=0, lt=1, description="Loss weight of forces vs energies.")
+    ndensity: Count = Field(
         2, ge=1, le=4, description="Densities of the Finnis-Sinclair embedding (1 is linear)."
     )
     energy_reference: Literal["auto", "none"] = Field(
@@ -369,78 +533,140 @@ class TrainerConfig(_Section):
         "per atom, see training.pacemaker.energy_offset); 'none': fit raw total energies, "
         "only sensible for a few eV/atom such as classical references.",
     )
-    batch_size: int = Field(50, ge=1)
-    test_fraction: float = Field(0.1, ge=0, lt=1)
-    seed: int = 42
+    batch_size: Count = Field(50, ge=1, le=1_000_000)
+    test_fraction: Real = Field(0.1, ge=0, lt=1)
+    seed: Count = Field(42, ge=0)
     mace_finetune: MACEFinetuneConfig = Field(default_factory=MACEFinetuneConfig)
 
 
 class ValidationConfig(_Section):
     """Phase 2 gate: tolerances of the potential against a reference oracle."""
 
-    reference: Literal["mace", "qe"] = "mace"
+    reference: Literal["surrogate", "dft"] = Field(
+        "surrogate",
+        description="Validate against oracle.surrogate_engine (MACE) or oracle.dft_engine (QE).",
+    )
     structure: Path | None = Field(
         None,
         description="Crystal to validate on (any ASE-readable file); None builds the ground "
         "state of the first element with ase.build.bulk.",
     )
-    eos_volume_tolerance: PositiveFloat = Field(0.02, description="Relative error allowed on V0.")
-    eos_bulk_modulus_tolerance: PositiveFloat = Field(0.1, description="Relative error on B0.")
-    eos_energy_tolerance: PositiveFloat = Field(
-        20.0, description="Absolute error allowed on E0 (meV/atom)."
+    on_failure: Literal["stop", "more_data"] = Field(
+        "stop",
+        description="A failed gate either stops the campaign with its reasons, or goes back "
+        "for more Phase 1 data (at most max_more_data times) and refits.",
     )
-    eos_points: int = Field(7, ge=5, description="Volumes in the equation-of-state scan.")
+    max_more_data: Count = Field(
+        2, ge=0, le=100, description="Phase 1 detours a failing gate may ask for."
+    )
+    eos_volume_tolerance: PositiveFloat = Field(
+        0.02, le=1, description="Relative error allowed on V0."
+    )
+    eos_bulk_modulus_tolerance: PositiveFloat = Field(
+        0.1, le=10, description="Relative error on B0."
+    )
+    eos_energy_tolerance: PositiveFloat = Field(
+        20.0, le=10_000, description="Absolute error allowed on E0 (meV/atom)."
+    )
+    eos_points: Count = Field(
+        7, ge=5, le=1000, description="Volumes in the equation-of-state scan."
+    )
     eos_volume_range: PositiveFloat = Field(
         0.06, le=0.3, description="The EOS scan spans V0 × (1 ± this) (fraction)."
     )
-    elastic_tolerance: PositiveFloat = Field(0.15, description="Relative error on Cij.")
+    elastic_tolerance: PositiveFloat = Field(0.15, le=10, description="Relative error on Cij.")
     elastic_strain: PositiveFloat = Field(
         0.005, le=0.05, description="Finite strain of the elastic-constant differences."
     )
     elastic_relax_internal: bool = Field(
         True, description="Relax atoms inside each strained cell (relaxed-ion Cij)."
     )
-    phonon_supercell: tuple[int, int, int] = Field(
-        (3, 3, 3), description="Phonopy supercell of the validation cell (repetitions)."
+    phonon_supercell: tuple[
+        Annotated[int, Strict(), Field(ge=1, le=20)],
+        Annotated[int, Strict(), Field(ge=1, le=20)],
+        Annotated[int, Strict(), Field(ge=1, le=20)],
+    ] = Field((3, 3, 3), description="Phonopy supercell of the validation cell (repetitions).")
+    phonon_displacement: PositiveFloat = Field(
+        0.01, le=0.5, description="Phonopy displacement (Å)."
     )
-    phonon_displacement: PositiveFloat = Field(0.01, description="Phonopy displacement (Å).")
     phonon_imaginary_tolerance: PositiveFloat = Field(
-        0.1, description="Largest allowed imaginary frequency (THz)."
+        0.1, le=100, description="Largest allowed imaginary frequency (THz)."
     )
     phonon_frequency_tolerance: PositiveFloat = Field(
         0.15,
+        le=10,
         description="Error on frequencies at high-symmetry points, relative to the highest "
         "reference frequency.",
     )
-    md_temperature: PositiveFloat = Field(1200.0, description="Stress-test temperature (K).")
-    md_steps: int = Field(500, ge=1)
-    md_timestep: PositiveFloat = Field(0.001, le=0.01, description="Stress-test timestep (ps).")
-    md_min_atoms: int = Field(
-        64, ge=1, description="The stress-test supercell has at least this many atoms."
+    md_temperature: PositiveFloat = Field(
+        1200.0, le=10_000, description="Stress-test temperature (K)."
     )
-    md_max_drift: PositiveFloat = Field(1.0, description="Largest NVE energy drift (meV/atom/ps).")
-    md_min_distance: PositiveFloat = Field(1.5, description="Closest pair allowed (Å).")
+    md_steps: Count = Field(500, ge=1, le=10**8)
+    md_timestep: PositiveFloat = Field(0.001, le=0.01, description="Stress-test timestep (ps).")
+    md_min_atoms: Count = Field(
+        64,
+        ge=1,
+        le=1_000_000,
+        description="The stress-test supercell has at least this many atoms.",
+    )
+    md_max_drift: PositiveFloat = Field(
+        1.0, le=1e6, description="Largest NVE energy drift (meV/atom/ps)."
+    )
+    md_min_distance: PositiveFloat = Field(1.5, le=5, description="Closest pair allowed (Å).")
     md_max_gamma: PositiveFloat | None = Field(
-        None,
-        description="Largest ACE extrapolation grade allowed in the stress test; None only "
-        "reports it.",
+        25.0,
+        le=1e9,
+        description="Largest ACE extrapolation grade allowed in the stress test (one reading; "
+        "pacemaker's usual halt level, as threshold_call_dft); None only reports it.",
     )
 
     @field_validator("structure")
     @classmethod
-    def _structure_exists(cls, value: Path | None, info: ValidationInfo) -> Path | None:
-        return _existing_file(value, info, "validation structure")
+    def _structure_path(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        return None if value is None else _resolve(value, info)
+
+
+Category = Literal["dft", "md", "train", "light"]
+CATEGORIES: tuple[Category, ...] = ("dft", "md", "train", "light")
 
 
 class FireWorksConfig(_Section):
+    """Where the campaign's Fireworks live and what each kind asks of the queue."""
+
     launchpad_file: Path | None = Field(
-        None, description="my_launchpad.yaml; None runs on an in-process mongomock LaunchPad."
+        None,
+        description="my_launchpad.yaml for `submit`; None: `run` keeps an embedded LaunchPad "
+        "in the campaign folder. A site setting: '>>launchpad_file<<' reads the FWorker env.",
+    )
+    queueadapter: dict[Category, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Per-category `_queueadapter` hints copied into each Firework's spec "
+        "(for example {dft: {ntasks: 32, walltime: '02:00:00'}}); qlaunch applies them.",
     )
 
     @field_validator("launchpad_file")
     @classmethod
-    def _launchpad_exists(cls, value: Path | None, info: ValidationInfo) -> Path | None:
-        return _existing_file(value, info, "LaunchPad file")
+    def _launchpad_path(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if value is None or is_env_chk(str(value)):
+            return value
+        return _resolve(value, info)
+
+
+class CleanupConfig(_Section):
+    """What the campaign keeps on disk as it goes (``pyacemaker-fw status`` shows disk use)."""
+
+    keep_md_segments: Count = Field(
+        2,
+        ge=2,
+        le=1_000_000,
+        description="MD segments per walker whose restarts and frames are kept; older ones "
+        "lose them (their logs and md_result.json stay).",
+    )
+    remove_fit_scratch: bool = Field(
+        True,
+        description="Delete pacemaker's scratch (datasets, prediction pickles) once a fit is "
+        "recorded; the potential files and logs stay.",
+    )
 
 
 class CampaignConfig(_Section):
@@ -458,6 +684,7 @@ class CampaignConfig(_Section):
     trainer: TrainerConfig = Field(default_factory=TrainerConfig)
     validation: ValidationConfig = Field(default_factory=ValidationConfig)
     fireworks: FireWorksConfig = Field(default_factory=FireWorksConfig)
+    cleanup: CleanupConfig = Field(default_factory=CleanupConfig)
 
     @field_validator("elements")
     @classmethod
@@ -481,51 +708,163 @@ class CampaignConfig(_Section):
         for composition in self.distillation.compositions:
             unknown = sorted(set(composition) - set(self.elements))
             if unknown:
-                raise ValueError(
-                    f"distillation.compositions entry {composition} names {unknown}, "
-                    f"which are not in elements {self.elements}"
+                raise field_error(
+                    "distillation.compositions",
+                    f"entry {composition} names {unknown}, which are not in elements "
+                    f"{self.elements}",
                 )
         return self
 
     @model_validator(mode="after")
     def _every_element_has_a_pseudopotential(self) -> Self:
-        qe = self.oracle.qe
+        if self.oracle.dft_engine != "qe":
+            return self
+        missing = [
+            symbol
+            for symbol in dict.fromkeys(self.qe_elements())
+            if symbol not in self.oracle.qe.pseudopotentials
+        ]
+        if missing:
+            raise field_error("oracle.qe.pseudopotentials", f"no entry for {', '.join(missing)}")
+        return self
+
+    def qe_elements(self) -> list[str]:
+        """Every element QE will see: the campaign's, plus the cutout's passivant."""
         needed = list(self.elements)
         if self.cutout.mode == "cluster" and self.cutout.passivate:
             needed.append(self.cutout.passivation_element)
-        problems = []
-        for symbol in dict.fromkeys(needed):
-            name = qe.pseudopotentials.get(symbol)
-            if name is None:
-                problems.append(f"element {symbol} has no entry in oracle.qe.pseudopotentials")
-            elif not (qe.pseudo_dir / name).is_file():
-                problems.append(f"pseudopotential {name!r} for {symbol} is not in {qe.pseudo_dir}")
-        if problems:
-            raise ValueError("; ".join(problems))
-        return self
-
-
-def load_config(path: str | os.PathLike[str]) -> CampaignConfig:
-    """Read and validate a campaign YAML file; relative paths resolve against its folder."""
-    path = Path(path)
-    data = yaml.safe_load(path.read_text())
-    if not isinstance(data, dict):
-        raise ConfigFileError(f"{path}: the top level must be a mapping of sections")
-    return CampaignConfig.model_validate(data, context={"base_dir": path.resolve().parent})
+        return needed
 
 
 class ConfigFileError(ValueError):
     """The config file is not a YAML mapping at all."""
 
 
+def field_error(field: str, message: str) -> ValueError:
+    """A cross-field error that :func:`describe_errors` reports under ``field``."""
+    return ValueError(f"{field}: {message}")
+
+
+_FIELD_PREFIX = re.compile(r"^([A-Za-z_][\w.]*): (.*)$", re.DOTALL)
+
+
 def describe_errors(error: ValidationError) -> list[str]:
     """One line per problem: ``dotted.field: message``, for users rather than developers."""
-    lines = []
-    for item in error.errors():
-        location = ".".join(str(part) for part in item["loc"]) or "(top level)"
-        message = item["msg"].removeprefix("Value error, ")
-        lines.append(f"{location}: {message}")
-    return lines
+    return [_describe_item(item) for item in error.errors()]
+
+
+def _describe(loc: tuple[int | str, ...], raw: str) -> str:
+    message = raw.removeprefix("Value error, ")
+    parts = [str(part) for part in loc]
+    named = _FIELD_PREFIX.match(message)
+    if named:
+        field, message = named.groups()
+        # A section's rule names its field relative to the section; a top-level rule in full.
+        parts = (
+            [*parts, field] if not field.startswith(tuple(CampaignConfig.model_fields)) else [field]
+        )
+    return f"{'.'.join(parts) or '(top level)'}: {message}"
+
+
+def config_problems(data: Any, base_dir: Path | None = None) -> list[str]:
+    """Every problem of raw config ``data`` at once, each naming its field.
+
+    Pydantic skips a model's cross-field rules once one of its fields fails. To report those
+    rules too, the failing fields are dropped (their defaults stand in) and the data validated
+    again; a rule is reported only if its message does not name a dropped field.
+    """
+    if not isinstance(data, dict):
+        return ["(top level): the top level must be a mapping of sections"]
+    context = {"base_dir": base_dir} if base_dir is not None else None
+    problems: list[str] = []
+    dropped: set[str] = set()
+    current = copy.deepcopy(data)
+    for _ in range(4):  # each round can only uncover rules of a shallower model
+        try:
+            CampaignConfig.model_validate(current, context=context)
+            break
+        except ValidationError as error:
+            found = error.errors()
+        fresh = [item for item in found if not any(name in item["msg"] for name in dropped)]
+        problems += [line for line in map(_describe_item, fresh) if line not in problems]
+        removed = {_drop(current, item["loc"]) for item in found}
+        removed.discard(None)
+        if not removed:
+            break
+        dropped |= {name for name in removed if name}
+    return problems
+
+
+def _describe_item(item: Any) -> str:
+    line = _describe(tuple(item["loc"]), str(item["msg"]))
+    if item["type"] in _TYPE_ERRORS:
+        line += f" (got {item['input']!r})"
+    return line
+
+
+_TYPE_ERRORS = frozenset({"float_type", "int_type", "string_type", "bool_type", "list_type"})
+
+
+def _drop(data: Any, loc: tuple[int | str, ...]) -> str | None:
+    """Remove the value at ``loc`` (the failing field) from nested ``data``; its name."""
+    *parents, leaf = loc if loc else (None,)
+    node = data
+    for part in parents:
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    if isinstance(node, dict) and leaf in node:
+        del node[leaf]
+        return str(leaf)
+    return None
+
+
+def load_config(path: str | os.PathLike[str]) -> CampaignConfig:
+    """Read and validate a campaign YAML file; relative paths resolve against its folder.
+
+    Raises :class:`ConfigError` listing every problem (each with its field), or
+    :class:`ConfigFileError` when the file is not a YAML mapping. Input files the campaign
+    reads (``md.initial_structure``, ``validation.structure``) must exist here; site files
+    (pseudopotentials, MACE models, the LaunchPad file) are checked where the job runs, see
+    :func:`site_problems`.
+    """
+    path = Path(path)
+    data = yaml.safe_load(path.read_text())
+    if not isinstance(data, dict):
+        raise ConfigFileError(f"{path}: the top level must be a mapping of sections")
+    base_dir = path.resolve().parent
+    problems = config_problems(data, base_dir)
+    if problems:
+        raise ConfigError(problems)
+    config = CampaignConfig.model_validate(data, context={"base_dir": base_dir})
+    problems = input_problems(config)
+    if problems:
+        raise ConfigError(problems)
+    return config
+
+
+class ConfigError(ValueError):
+    """A config with problems; ``problems`` has one line per problem, each naming its field."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+def input_problems(config: CampaignConfig) -> list[str]:
+    """Input structure files that do not exist."""
+    inputs = {
+        "md.initial_structure": config.md.initial_structure,
+        "validation.structure": config.validation.structure,
+    }
+    for index, walker in enumerate(config.md.walkers):
+        inputs[f"md.walkers.{index}.initial_structure"] = walker.initial_structure
+    return [
+        f"{field}: file {str(path)!r} does not exist"
+        for field, path in inputs.items()
+        if path is not None and not path.is_file()
+    ]
 
 
 def dump_config(config: CampaignConfig) -> dict[str, Any]:

@@ -1,7 +1,9 @@
 """``pyacemaker-fw doctor``: is every engine present and usable?
 
 Each check returns a :class:`Check` with OK or a reason a user can act on. Checks import
-their engine lazily, so one broken engine does not hide the state of the others.
+their engine lazily, so one broken engine does not hide the state of the others. Probes that
+start a program run it in a temporary folder: pw.x writes ``CRASH`` and ``input_tmp.in``
+wherever it starts, and the doctor must leave the user's folder as it found it.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import importlib.metadata
 import re
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,9 +44,15 @@ def check_pw(command: str = "pw.x") -> Check:
             "Quantum ESPRESSO", False, f"{command} not on PATH (apt-get install quantum-espresso)"
         )
     try:
-        banner = subprocess.run(
-            [executable], stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30
-        ).stdout
+        with tempfile.TemporaryDirectory(prefix="pyacemaker-doctor-") as scratch:
+            banner = subprocess.run(
+                [executable],
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                timeout=30,
+                cwd=scratch,
+            ).stdout
     except subprocess.TimeoutExpired:
         return Check("Quantum ESPRESSO", False, f"{executable} did not answer within 30 s")
     match = re.search(r"Program PWSCF (v\.\S+)", banner)
@@ -51,7 +60,9 @@ def check_pw(command: str = "pw.x") -> Check:
     return Check("Quantum ESPRESSO", True, f"{executable} {version}")
 
 
-def check_pseudopotentials(pseudo_dir: Path = DEFAULT_PSEUDO_DIR) -> Check:
+def check_pseudopotential_dir(pseudo_dir: Path = DEFAULT_PSEUDO_DIR) -> Check:
+    """Does ``pseudo_dir`` hold UPF files? (Which file serves which element is checked per
+    structure, by :func:`pyacemaker_fw.oracles.espresso.pseudopotentials.pseudopotentials_for`.)"""
     files = sorted(pseudo_dir.glob("*.UPF")) + sorted(pseudo_dir.glob("*.upf"))
     if not files:
         return Check(
@@ -111,12 +122,17 @@ def check_fireworks(launchpad_file: Path | None = None) -> Check:
     try:
         from pyacemaker_fw.fw.launchpad import get_launchpad, ping
 
-        launchpad = get_launchpad(launchpad_file)
+        if launchpad_file is None:
+            from pyacemaker_fw.fw.embedded import EmbeddedLaunchPad
+
+            launchpad = EmbeddedLaunchPad().launchpad
+        else:
+            launchpad = get_launchpad(launchpad_file)
         ping(launchpad)
     except Exception as exc:
-        where = launchpad_file or "in-process mongomock"
+        where = launchpad_file or "embedded (in-process mongomock)"
         return Check("FireWorks", False, f"LaunchPad {where} unreachable: {exc}")
-    where = f"{launchpad_file}" if launchpad_file else "in-process mongomock"
+    where = f"{launchpad_file}" if launchpad_file else "embedded (in-process mongomock)"
     return Check(
         "FireWorks", True, f"fireworks {_version('fireworks')}, LaunchPad {where} reachable"
     )
@@ -127,7 +143,7 @@ def run_checks(
 ) -> list[Check]:
     checks: list[Callable[[], Check]] = [
         check_pw,
-        lambda: check_pseudopotentials(pseudo_dir),
+        lambda: check_pseudopotential_dir(pseudo_dir),
         check_lammps,
         check_pacemaker,
         check_mace,

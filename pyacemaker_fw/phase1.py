@@ -5,7 +5,7 @@
    MACE descriptors for the very first potential, D-optimal MaxVol over the B-basis
    projections of an existing ACE potential otherwise.
 3. The tiered oracle labels them: MACE where its committee agrees (uncertainty at or below
-   ``oracle.tiered.threshold_call_dft``), QE above it, or the structure is dropped
+   ``oracle.tiered.force_spread_threshold``), QE above it, or the structure is dropped
    (``distillation.uncertain_policy``).
 4. pacemaker fits an ACE potential from scratch to the labels: the "zero-shot" potential.
 
@@ -29,11 +29,10 @@ from pyacemaker_fw.config import CampaignConfig
 from pyacemaker_fw.core import keys
 from pyacemaker_fw.core.base import BaseGenerator, BaseOracle, BaseTrainer
 from pyacemaker_fw.core.models import PotentialFiles, PotentialRecord
-from pyacemaker_fw.core.store import CampaignStore
 from pyacemaker_fw.generation.combinatorial import CombinatorialGenerator
 from pyacemaker_fw.generation.selection import (
     ActiveSetSelector,
-    Descriptor,
+    AtomDescriptor,
     Selection,
     SelectionReport,
     mace_descriptor,
@@ -46,7 +45,6 @@ SELECTED_FILE = "selected.extxyz"
 LABELLED_FILE = "labelled.extxyz"
 RESULT_FILE = "phase1.json"
 FIT_FOLDER = "ace"
-DATASET = "phase1"
 
 
 class Phase1Result(BaseModel):
@@ -86,8 +84,7 @@ class Phase1:
     generator: BaseGenerator
     oracle: BaseOracle
     trainer: BaseTrainer
-    descriptor: Descriptor | None = None
-    store: CampaignStore | None = None
+    descriptor: AtomDescriptor | None = None
 
     def run(self, workdir: Path, potential: PotentialRecord | None = None) -> Phase1Result:
         """Distil a potential into ``workdir``; with ``potential`` selection uses its basis
@@ -102,8 +99,6 @@ class Phase1:
         if not labelled:
             raise RuntimeError("the oracle labelled none of the selected structures")
         write(workdir / LABELLED_FILE, labelled)
-        if self.store is not None:
-            self.store.add_structures(labelled, DATASET)
         record = self.trainer.train(labelled, workdir / FIT_FOLDER)
         result = Phase1Result(
             potential=record,
@@ -114,8 +109,6 @@ class Phase1:
             workdir=workdir,
         )
         (workdir / RESULT_FILE).write_text(result.model_dump_json(indent=2))
-        if self.store is not None:
-            self.store.log_event("phase1", **result.model_dump(mode="json"))
         log.info("%s", result.summary())
         return result
 
@@ -133,7 +126,6 @@ def build_phase1(
     workdir: Path,
     *,
     dft: BaseOracle | None = None,
-    store: CampaignStore | None = None,
 ) -> Phase1:
     """The production wiring: combinatorial generator, MACE committee (descriptors and
     labels), tiered oracle with QE (or ``dft``), pacemaker.
@@ -148,16 +140,15 @@ def build_phase1(
     distillation = config.distillation
     mace = MACEManager(config.oracle.mace)
     expensive = None
-    if distillation.uncertain_policy == "qe":
+    if distillation.uncertain_policy == "dft":
         expensive = dft or _espresso(config, workdir)
     tiered = TieredOracle(mace, expensive, config.oracle.tiered, distillation.uncertain_policy)
     return Phase1(
         config=config,
         generator=CombinatorialGenerator(config.elements, distillation),
         oracle=tiered,
-        trainer=PacemakerTrainer(config.trainer, config.elements, config.loop, store=store),
+        trainer=PacemakerTrainer(config.trainer, config.elements, config.loop),
         descriptor=mace_descriptor(mace.calculator),
-        store=store,
     )
 
 

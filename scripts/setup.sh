@@ -59,4 +59,5 @@ install_python_env() {
 
 install_debian_packages
 install_python_env
+bash scripts/setup_services.sh
 log "done"

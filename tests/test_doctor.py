@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from pyacemaker_fw.cli import app
-from pyacemaker_fw.doctor import check_pseudopotentials, check_pw, run_checks
+from pyacemaker_fw.doctor import check_pseudopotential_dir, check_pw, run_checks
 
 
 def test_every_engine_is_found_on_this_machine() -> None:
@@ -32,6 +32,16 @@ def test_pw_version_is_reported() -> None:
     assert "v.6" in check.detail
 
 
+def test_probes_leave_the_current_folder_untouched(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # pw.x writes CRASH and input_tmp.in into the folder it starts in
+    monkeypatch.chdir(tmp_path)
+    checks = run_checks()
+    assert all(check.ok for check in checks)
+    assert sorted(path.name for path in tmp_path.iterdir()) == []
+
+
 def test_missing_pw_is_reported_with_a_reason(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -44,7 +54,7 @@ def test_missing_pw_is_reported_with_a_reason(
 
 
 def test_empty_pseudo_dir_is_reported(tmp_path: Path) -> None:
-    check = check_pseudopotentials(tmp_path)
+    check = check_pseudopotential_dir(tmp_path)
     assert not check.ok
     assert str(tmp_path) in check.detail
 

@@ -158,7 +158,7 @@ def _si_config(policy: str) -> CampaignConfig:
 @pytest.fixture(scope="module")
 def phase1_run(tmp_path_factory: pytest.TempPathFactory) -> Phase1Result:
     workdir = tmp_path_factory.mktemp("phase1")
-    phase = build_phase1(_si_config("qe"), workdir, dft=stillinger_weber_si())
+    phase = build_phase1(_si_config("dft"), workdir, dft=stillinger_weber_si())
     return phase.run(workdir)
 
 
@@ -200,11 +200,11 @@ def test_confident_structures_keep_mace_labels_and_uncertain_ones_go_to_dft(
     assert phase1_run.labelled_by.get("mace", 0) > 0
     assert phase1_run.labelled_by.get("lammps", 0) > 0
     assert phase1_run.dropped == 0
-    tiered = _si_config("qe").oracle.tiered
+    tiered = _si_config("dft").oracle.tiered
     for atoms in read(phase1_run.workdir / "labelled.extxyz", ":"):
         uncertain = (
-            float(atoms.info[keys.UNCERTAINTY]) > tiered.threshold_call_dft
-            or float(atoms.info[keys.ENERGY_UNCERTAINTY]) > tiered.energy_threshold_call_dft
+            float(atoms.info[keys.UNCERTAINTY]) > tiered.force_spread_threshold
+            or float(atoms.info[keys.ENERGY_UNCERTAINTY]) > tiered.energy_spread_threshold
         )
         assert atoms.info[keys.LABEL_SOURCE] == ("lammps" if uncertain else "mace")
 

@@ -41,10 +41,20 @@ class LocalAtoms:
 
 @dataclass(frozen=True)
 class CentreGroup:
-    """Centres whose spheres overlap, with their positions unwrapped next to each other."""
+    """Centres whose spheres overlap, with their positions unwrapped next to each other.
+
+    ``closes_ring`` is True when the chain of close pairs runs all the way round a periodic
+    axis: some pair is close only through the boundary, so no unwrapping keeps every pair
+    together, and a single cut around the group would hold some atoms twice.
+    """
 
     indices: list[int]
     positions: FloatArray
+    closes_ring: bool = False
+
+
+Links = dict[int, list[tuple[int, FloatArray]]]
+"""For each centre (by position in the list given), its close centres and the vectors to them."""
 
 
 def atoms_near(frame: Atoms, points: FloatArray, radius: float) -> LocalAtoms:
@@ -65,16 +75,11 @@ def group_centres(frame: Atoms, centres: list[int], merge_distance: float) -> li
     """Split centres into groups whose members lie within ``merge_distance`` of one another.
 
     Each group's positions are unwrapped along the chain of close pairs, so a group that
-    straddles a periodic boundary comes out whole.
+    straddles a periodic boundary comes out whole; a group that closes a ring round the
+    cell is flagged (:attr:`CentreGroup.closes_ring`).
     """
     positions = frame.positions[centres]
-    first, second, vectors = primitive_neighbor_list(
-        "ijD", frame.pbc, frame.get_cell(complete=True), positions, merge_distance
-    )
-    links: dict[int, list[tuple[int, FloatArray]]] = {k: [] for k in range(len(centres))}
-    for a, b, vector in zip(first, second, vectors, strict=True):
-        if a != b:
-            links[int(a)].append((int(b), vector))
+    links, own_image = centre_links(frame, positions, merge_distance)
     unwrapped: dict[int, FloatArray] = {}
     groups = []
     for root in range(len(centres)):
@@ -82,16 +87,48 @@ def group_centres(frame: Atoms, centres: list[int], merge_distance: float) -> li
             continue
         members = _walk(root, positions[root], links, unwrapped)
         groups.append(
-            CentreGroup([centres[k] for k in members], np.array([unwrapped[k] for k in members]))
+            CentreGroup(
+                [centres[k] for k in members],
+                np.array([unwrapped[k] for k in members]),
+                closes_ring=_closes_ring(members, links, unwrapped, own_image),
+            )
         )
     return groups
 
 
+def centre_links(
+    frame: Atoms, positions: FloatArray, merge_distance: float
+) -> tuple[Links, set[int]]:
+    """Close pairs among ``positions`` (minimum-image vectors), and the centres close to one
+    of their own periodic images."""
+    first, second, vectors = primitive_neighbor_list(
+        "ijD", frame.pbc, frame.get_cell(complete=True), positions, merge_distance
+    )
+    links: Links = {k: [] for k in range(len(positions))}
+    own_image: set[int] = set()
+    for a, b, vector in zip(first, second, vectors, strict=True):
+        if a != b:
+            links[int(a)].append((int(b), vector))
+        else:
+            own_image.add(int(a))
+    return links, own_image
+
+
+def _closes_ring(
+    members: list[int], links: Links, unwrapped: dict[int, FloatArray], own_image: set[int]
+) -> bool:
+    """Whether some close pair of the group is not together once the group is unwrapped."""
+    if own_image.intersection(members):
+        return True
+    return any(
+        not np.allclose(unwrapped[neighbour] - unwrapped[member], vector, atol=1e-6)
+        for member in members
+        for neighbour, vector in links[member]
+    )
+
+
 def _walk(
-    root: int,
-    root_position: FloatArray,
-    links: dict[int, list[tuple[int, FloatArray]]],
-    unwrapped: dict[int, FloatArray],
+    root: int, root_position: FloatArray, links: Links, unwrapped: dict[int, FloatArray]
 ) -> list[int]:
     """Breadth-first walk from ``root``, placing each centre at its neighbour plus the bond."""
     unwrapped[root] = root_position

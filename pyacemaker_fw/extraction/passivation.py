@@ -15,8 +15,9 @@ The rule, applied in this order:
    X–passivant bond length would be bonded to the wrong atom; it is removed and its bond is left
    open.
 
-Passivants get force weight 0, region :data:`~pyacemaker_fw.core.keys.REGION_PASSIVANT` and
-parent index -1.
+Passivants get force weight 0, region :data:`~pyacemaker_fw.core.keys.REGION_PASSIVANT`,
+parent index -1 and, in ``arrays['passivant_host']``, the index within the cluster of the atom
+they cap (-1 on every other atom).
 """
 
 from __future__ import annotations
@@ -139,15 +140,20 @@ def passivate(
     positions, hosts = merge_close(positions, hosts, min_distance)
     lengths = passivant_bond_lengths(cluster.numbers[hosts], element, table)
     positions, hosts = drop_misplaced(positions, hosts, lengths, cluster)
-    return _append_passivants(cluster, element, positions)
+    return _append_passivants(cluster, element, positions, hosts)
 
 
-def _append_passivants(cluster: Atoms, element: str, positions: FloatArray) -> Atoms:
+def _append_passivants(
+    cluster: Atoms, element: str, positions: FloatArray, hosts: IntArray
+) -> Atoms:
     capped: Atoms = cluster.copy()
+    if keys.PASSIVANT_HOST not in capped.arrays:
+        capped.arrays[keys.PASSIVANT_HOST] = np.full(len(capped), -1, dtype=int)
     passivants = Atoms(symbols=[element] * len(positions), positions=positions)
     passivants.arrays[keys.FORCE_WEIGHT] = np.zeros(len(positions))
     passivants.arrays[keys.REGION] = np.full(len(positions), keys.REGION_PASSIVANT, dtype=int)
     passivants.arrays[keys.PARENT_INDEX] = np.full(len(positions), -1, dtype=int)
+    passivants.arrays[keys.PASSIVANT_HOST] = np.asarray(hosts, dtype=int)
     capped.extend(passivants)
     return capped
 

@@ -6,6 +6,7 @@ from ase import Atoms
 from ase.calculators.calculator import Calculator
 
 from pyacemaker_fw.config import CutoutConfig
+from pyacemaker_fw.core import keys
 from pyacemaker_fw.core.base import BaseOracle
 from pyacemaker_fw.extraction.cutout import extract_clusters, fit_vacuum_box
 from pyacemaker_fw.extraction.relaxation import relax_buffer
@@ -33,7 +34,7 @@ def prepare_clusters(
             "default_relaxer(config.oracle.mace) or set cutout.relaxation.enabled: false"
         )
     relaxed = [relax_buffer(cluster, relaxer, config.relaxation) for cluster in clusters]
-    if config.mode == "cluster":
-        for cluster in relaxed:
+    for cluster in relaxed:
+        if cluster.info[keys.CUTOUT_MODE] == "cluster":
             fit_vacuum_box(cluster, config.vacuum)
     return relaxed

@@ -102,9 +102,29 @@ def _unrelaxed(cluster: Atoms, reason: str) -> Atoms:
 
 
 def _follow_hosts(relaxed: Atoms, original: Atoms, passivants: npt.NDArray[np.bool_]) -> None:
-    """Move each passivant by the displacement of its host (its nearest non-passivant)."""
-    hosts = np.flatnonzero(~passivants)
-    for index in np.flatnonzero(passivants):
-        gaps = np.linalg.norm(original.positions[hosts] - original.positions[index], axis=1)
-        host = hosts[np.argmin(gaps)]
+    """Move each passivant by the displacement of its host.
+
+    The host is the one the cut recorded in ``arrays['passivant_host']``; a cluster made
+    without that record falls back to the passivant's nearest non-passivant.
+    """
+    for index, host in zip(np.flatnonzero(passivants), _hosts(original, passivants), strict=True):
         relaxed.positions[index] += relaxed.positions[host] - original.positions[host]
+
+
+def _hosts(cluster: Atoms, passivants: npt.NDArray[np.bool_]) -> npt.NDArray[np.int64]:
+    """The host of each passivant, recorded or (for clusters without the record) nearest."""
+    if keys.PASSIVANT_HOST in cluster.arrays:
+        hosts = np.asarray(cluster.arrays[keys.PASSIVANT_HOST], dtype=np.int64)[passivants]
+        bad = (hosts < 0) | (hosts >= len(cluster))
+        bad[~bad] = passivants[hosts[~bad]]
+        if bad.any():
+            raise ValueError(
+                f"arrays['{keys.PASSIVANT_HOST}'] names no non-passivant host for passivant atoms "
+                f"{np.flatnonzero(passivants)[bad].tolist()}"
+            )
+        return hosts
+    heavy = np.flatnonzero(~passivants)
+    gaps = np.linalg.norm(
+        cluster.positions[passivants][:, None, :] - cluster.positions[heavy][None, :, :], axis=2
+    )
+    return np.asarray(heavy[np.argmin(gaps, axis=1)], dtype=np.int64)

@@ -1,50 +1,33 @@
-"""One factory for the LaunchPad: the user's MongoDB, or in-process mongomock.
+"""The LaunchPad: the user's MongoDB from ``my_launchpad.yaml``, or the embedded one.
 
-Callers never learn which one they got. ``my_launchpad.yaml`` points at a real MongoDB for
-production; ``None`` gives a mongomock LaunchPad for tests and the embedded ``run`` mode, all
-of whose clients share one in-process server, so the store and the LaunchPad see each other.
+A real LaunchPad needs nothing but FireWorks. The embedded LaunchPad (mongomock, kept on disk)
+lives in :mod:`pyacemaker_fw.fw.embedded` and is only imported when it is asked for.
 """
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
-from typing import Any
 
-import mongomock
-import mongomock.gridfs
 from fireworks import LaunchPad
-from fireworks.core import launchpad as fw_launchpad_module
 
 from pyacemaker_fw.core.store import CampaignStore
 
-IN_PROCESS_DB = "pyacemaker_fw"
-# LaunchPad opens a GridFS bucket, which only accepts mongomock after this patch.
-mongomock.gridfs.enable_gridfs_integration()
-_SHARED_SERVER: Any = mongomock.MongoClient()
+
+@cache
+def _launchpad_from_file(path: Path) -> LaunchPad:
+    return LaunchPad.from_file(str(path))
 
 
-def _shared_client(*_args: Any, **_kwargs: Any) -> Any:
-    return _SHARED_SERVER
-
-
-def get_launchpad(launchpad_file: Path | None = None) -> LaunchPad:
-    """The user's LaunchPad from ``launchpad_file``, or a mongomock one when ``None``."""
-    if launchpad_file is not None:
-        return LaunchPad.from_file(str(launchpad_file))
-    # FireWorks binds MongoClient at import time, so replace it in its own module.
-    original = fw_launchpad_module.MongoClient
-    fw_launchpad_module.MongoClient = _shared_client
-    try:
-        launchpad = LaunchPad(name=IN_PROCESS_DB, strm_lvl="ERROR")
-    finally:
-        fw_launchpad_module.MongoClient = original
-    if launchpad.fw_id_assigner.count_documents({}) == 0:
-        launchpad.reset("", require_password=False)
-    return launchpad
+def get_launchpad(launchpad_file: Path) -> LaunchPad:
+    """The LaunchPad described by ``launchpad_file`` (one per process and file)."""
+    if not Path(launchpad_file).is_file():
+        raise FileNotFoundError(f"LaunchPad file {launchpad_file} does not exist")
+    return _launchpad_from_file(Path(launchpad_file).resolve())
 
 
 def get_store(launchpad: LaunchPad, campaign: str) -> CampaignStore:
-    """The campaign store, in the LaunchPad's own database (next to its FireWorks)."""
+    """The campaign store, in the LaunchPad's own database (next to its Fireworks)."""
     return CampaignStore(launchpad.db, campaign)
 
 

@@ -33,7 +33,7 @@ from pyacemaker_fw.core.models import PotentialFiles
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
-Descriptor = Callable[[Atoms], npt.ArrayLike]
+AtomDescriptor = Callable[[Atoms], npt.ArrayLike]
 """Per-atom features of one structure, shape (atoms, features)."""
 
 DEFAULT_MIN_NOVELTY = 1e-3
@@ -255,7 +255,7 @@ def _active_environment_counts(
 # --- features ------------------------------------------------------------------------------
 
 
-def descriptor_features(structures: Sequence[Atoms], describe: Descriptor) -> AtomFeatures:
+def descriptor_features(structures: Sequence[Atoms], describe: AtomDescriptor) -> AtomFeatures:
     """One block of per-atom descriptors (e.g. MACE's invariant node features)."""
     rows = [
         np.asarray(describe(atoms), dtype=float).reshape(len(atoms), -1) for atoms in structures
@@ -265,7 +265,33 @@ def descriptor_features(structures: Sequence[Atoms], describe: Descriptor) -> At
     return AtomFeatures(len(structures), {"all": (stacked, owners)})
 
 
-def mace_descriptor(calculator: Any) -> Descriptor:
+RADIAL_GRID = np.linspace(1.5, 5.0, 14)
+"""Distances (Å) at which :func:`radial_descriptor` samples each atom's neighbour density."""
+RADIAL_WIDTH = 0.25
+
+
+def radial_descriptor(elements: Sequence[str]) -> AtomDescriptor:
+    """Per-atom Gaussian-smeared radial distribution, one block per neighbour element: a
+    model-free descriptor for the first selection when the surrogate is not MACE."""
+    from ase.data import atomic_numbers
+    from ase.neighborlist import neighbor_list
+
+    column = {atomic_numbers[symbol]: k for k, symbol in enumerate(elements)}
+
+    def describe(atoms: Atoms) -> npt.ArrayLike:
+        centres, neighbours, distances = neighbor_list(
+            "ijd", atoms, float(RADIAL_GRID[-1] + 2 * RADIAL_WIDTH)
+        )
+        features = np.zeros((len(atoms), len(column), RADIAL_GRID.size))
+        smeared = np.exp(-0.5 * ((distances[:, None] - RADIAL_GRID[None, :]) / RADIAL_WIDTH) ** 2)
+        kinds = np.array([column[int(z)] for z in atoms.numbers[neighbours]], dtype=int)
+        np.add.at(features, (centres, kinds), smeared)
+        return features.reshape(len(atoms), -1)
+
+    return describe
+
+
+def mace_descriptor(calculator: Any) -> AtomDescriptor:
     """Per-atom invariant descriptors of a ``MACECalculator`` (first model of a committee)."""
 
     def describe(atoms: Atoms) -> npt.ArrayLike:
@@ -322,7 +348,7 @@ class ActiveSetSelector:
         structures: Sequence[Atoms],
         *,
         potential: PotentialFiles | None = None,
-        descriptor: Descriptor | None = None,
+        descriptor: AtomDescriptor | None = None,
     ) -> Selection:
         if potential is not None:
             report = self._maxvol(structures, potential)

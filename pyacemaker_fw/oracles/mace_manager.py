@@ -96,7 +96,8 @@ class MACEManager(BaseOracle):
     name = "mace"
 
     def __init__(self, config: MACEConfig) -> None:
-        if not config.model_paths:
+        entries = config.model_files()
+        if not entries:
             raise MACEModelUnavailable("oracle.mace.model_paths is empty: give at least one model")
         import torch  # noqa: F401  (pin_threads sets torch's pool only once torch is loaded)
 
@@ -104,7 +105,7 @@ class MACEManager(BaseOracle):
         from mace.calculators import MACECalculator
 
         self.config = config
-        self.model_files = [resolve_model(entry) for entry in config.model_paths]
+        self.model_files = [resolve_model(entry) for entry in entries]
         self._calculator = MACECalculator(
             model_paths=[str(path) for path in self.model_files],
             device=config.device,

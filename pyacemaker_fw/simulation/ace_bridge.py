@@ -25,7 +25,13 @@ from numpy.typing import NDArray
 
 from pyacemaker_fw.core.models import PotentialFiles
 from pyacemaker_fw.simulation import inputs
-from pyacemaker_fw.simulation.backends import AceBackend, CheckReading, by_atom_id, too_close
+from pyacemaker_fw.simulation.backends import (
+    AceBackend,
+    CheckReading,
+    by_atom_id,
+    prediction_fault,
+)
+from pyacemaker_fw.simulation.failures import too_close
 
 
 class _NeighbourReader:
@@ -131,7 +137,7 @@ class ExternalAceBackend(AceBackend):
         try:
             self._evaluate(step, nlocal, tags, forces_out)
         except Exception as error:  # LAMMPS would swallow it: record and stop instead
-            self.record_fault(self._lmp, step, f"{type(error).__name__} in ACE callback: {error}")
+            self.record_exception(self._lmp, step, error, "ACE callback")
 
     def _evaluate(self, step: int, nlocal: int, tags: Any, forces_out: Any) -> None:
         lmp = self._lmp
@@ -145,7 +151,7 @@ class ExternalAceBackend(AceBackend):
         if closest < self.min_distance:
             # pyace itself refuses pairs at about 0.5 Å, with a less helpful message.
             forces_out[:] = 0.0
-            self.record_fault(lmp, step, too_close(closest, self.min_distance, step))
+            self.record_fault(lmp, too_close(closest, self.min_distance, step))
             return
         calculator = self._gamma_calculator if check else self._force_calculator
         calculator.compute(self._environment, compute_projections=check)
@@ -153,7 +159,9 @@ class ExternalAceBackend(AceBackend):
         energy = float(calculator.energy)
         if not (np.isfinite(forces).all() and np.isfinite(energy)):
             forces_out[:] = 0.0
-            self.record_fault(lmp, step, f"non-finite ACE forces or energy at step {step}")
+            fault = prediction_fault(step, by_atom_id(tags, forces), energy)
+            assert fault is not None
+            self.record_fault(lmp, fault)
             return
         forces_out[:] = forces
         lmp.fix_external_set_energy_global(inputs.EXTERNAL_FIX, energy)

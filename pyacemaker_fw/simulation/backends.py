@@ -3,7 +3,8 @@
 A back-end supplies the LAMMPS commands that make ACE the interaction, installs a Python
 callback that reports per-atom gamma on check steps (:class:`CheckReading`), and records
 faults (non-finite forces, exceptions in the callback) instead of raising, because LAMMPS
-swallows exceptions raised inside callbacks.
+swallows exceptions raised inside callbacks. Faults use the vocabulary of
+:mod:`~pyacemaker_fw.simulation.failures`, whichever back-end ran.
 
 - :class:`NativePaceBackend`: ML-PACE's ``pair_style pace/extrapolation`` with ``fix pair``
   gamma, for LAMMPS builds that have it.
@@ -13,11 +14,9 @@ swallows exceptions raised inside callbacks.
 
 from __future__ import annotations
 
-import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -25,6 +24,8 @@ from numpy.typing import NDArray
 
 from pyacemaker_fw.core.models import PotentialFiles
 from pyacemaker_fw.simulation import inputs
+from pyacemaker_fw.simulation.failures import Fault, Geometry, classify_error, non_finite
+from pyacemaker_fw.simulation.restarts import file_sha256
 
 
 @dataclass(frozen=True)
@@ -37,14 +38,6 @@ class CheckReading:
     min_distance: float
     """Closest pair distance (Å); ``inf`` when no pair is within the neighbour cutoff."""
     energy: float | None = None
-
-
-@dataclass(frozen=True)
-class Fault:
-    """A bad state seen inside a callback: the run must end, and this step is not good."""
-
-    step: int
-    reason: str
 
 
 CheckHandler = Callable[[CheckReading], None]
@@ -72,15 +65,6 @@ class PotentialInfo:
         )
 
 
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
-def too_close(distance: float, limit: float, step: int) -> str:
-    """The failure reason for a pair closer than ``min_distance``."""
-    return f"atoms closer than min_distance: {distance:.3f} Å < {limit:g} Å at step {step}"
-
-
 def request_halt(lmp: Any) -> None:
     """Make ``fix halt`` end the run at the end of the current step."""
     lmp.set_internal_variable(inputs.HALT_VARIABLE, 1.0)
@@ -96,7 +80,11 @@ def by_atom_id(tags: NDArray[np.integer[Any]], values: NDArray[np.float64]) -> N
 def closest_pair(
     positions: NDArray[np.float64], cell: NDArray[np.float64], pbc: Sequence[bool], cutoff: float
 ) -> float:
-    """Smallest interatomic distance below ``cutoff`` (Å), or ``inf``; linear in N."""
+    """Smallest interatomic distance below ``cutoff`` (Å), or ``inf``; linear in N.
+
+    ASE's neighbour list in Python: about 3 ms for 216 atoms, so only for rare uses (the state
+    after an error). Check steps use the back-ends' own measurement.
+    """
     from ase.neighborlist import neighbor_list
 
     distances = neighbor_list("d", _bare_atoms(positions, cell, pbc), cutoff)
@@ -120,6 +108,28 @@ def lammps_cell(lmp: Any) -> tuple[NDArray[np.float64], NDArray[np.float64], lis
         [[lengths[0], 0.0, 0.0], [xy, lengths[1], 0.0], [xz, yz, lengths[2]]], dtype=float
     )
     return lower, cell, [bool(flag) for flag in periodicity]
+
+
+def lammps_geometry(lmp: Any, search: float) -> Geometry:
+    """Whether the local positions in ``lmp`` are finite; their closest pair below ``search``."""
+    nlocal = int(lmp.extract_setting("nlocal"))
+    missing = int(lmp.get_natoms()) - nlocal  # serial: every atom is local
+    boxlo, cell, pbc = lammps_cell(lmp)
+    positions = np.array(lmp.numpy.extract_atom("x")[:nlocal], dtype=float) - boxlo
+    if not np.isfinite(positions).all():
+        return Geometry(finite=False, closest=float("nan"), missing_atoms=missing)
+    closest = closest_pair(positions, cell, pbc, search)
+    return Geometry(finite=True, closest=closest, missing_atoms=missing)
+
+
+def prediction_fault(step: int, forces: NDArray[np.float64], energy: float | None) -> Fault | None:
+    """A fault if the ACE forces (frame order) or energy of ``step`` are not finite."""
+    bad = np.flatnonzero(~np.isfinite(forces).all(axis=1))
+    if bad.size:
+        return non_finite("ACE forces", step, [int(atom) for atom in bad])
+    if energy is not None and not np.isfinite(energy):
+        return non_finite("ACE energy", step)
+    return None
 
 
 class AceBackend(ABC):
@@ -176,18 +186,30 @@ class AceBackend(ABC):
         if self._on_check is not None:
             self._on_check(reading)
 
-    def record_fault(self, lmp: Any, step: int, reason: str) -> None:
+    def record_fault(self, lmp: Any, fault: Fault) -> None:
         """Keep the first bad state of the run and end the run after this step."""
         if self.fault is None:
-            self.fault = Fault(step, reason)
+            self.fault = fault
         request_halt(lmp)
+
+    def record_exception(self, lmp: Any, step: int, error: Exception, where: str) -> None:
+        """An exception inside a callback, classified by its message and the state it left."""
+        try:
+            state: Geometry | None = lammps_geometry(lmp, self.min_distance)
+        except Exception:  # an unreadable state must not hide the error: the message decides
+            state = None
+        source = f"{type(error).__name__} in {where}"
+        self.record_fault(lmp, classify_error(str(error), step, state, self.min_distance, source))
 
 
 class NativePaceBackend(AceBackend):
     """ML-PACE ``pair_style pace/extrapolation``; the callback only reads gamma.
 
     ``fix pair`` computes gamma every ``check_interval`` steps; a ``fix external`` with the
-    same period reads it, with the pair forces, in the same step.
+    same period reads it, with the pair forces, the potential energy and the closest pair
+    (a LAMMPS ``compute pair/local``, 14x cheaper than a neighbour search in Python), in the
+    same step. ML-PACE's own errors (a near-coincident pair, NaN positions) arrive as LAMMPS
+    errors and are classified by the engine with :func:`~.failures.classify_error`.
     """
 
     name = "native"
@@ -218,25 +240,31 @@ class NativePaceBackend(AceBackend):
         lmp = self._lmp
         try:
             reading = self._read(lmp, step, inputs.GAMMA_FIX)
-            if not np.isfinite(reading.forces).all():
-                self.record_fault(lmp, step, f"non-finite forces at step {step}")
+            fault = prediction_fault(step, reading.forces, reading.energy)
+            if fault is not None:
+                self.record_fault(lmp, fault)
                 return
             self.publish(reading)
         except Exception as error:  # LAMMPS would swallow it: record and stop instead
-            self.record_fault(lmp, step, f"{type(error).__name__} in gamma check: {error}")
+            self.record_exception(lmp, step, error, "gamma check")
 
     def _read(self, lmp: Any, step: int, fix_id: str) -> CheckReading:
-        from lammps import LMP_STYLE_ATOM, LMP_TYPE_VECTOR
+        from lammps import LMP_STYLE_ATOM, LMP_STYLE_GLOBAL, LMP_TYPE_SCALAR, LMP_TYPE_VECTOR
 
         nlocal = int(lmp.extract_setting("nlocal"))
         tags = lmp.numpy.extract_atom("id")[:nlocal]
         gamma = np.array(lmp.numpy.extract_fix(fix_id, LMP_STYLE_ATOM, LMP_TYPE_VECTOR)[:nlocal])
         forces = np.array(lmp.numpy.extract_atom("f")[:nlocal])
-        boxlo, cell, pbc = lammps_cell(lmp)
-        positions = np.array(lmp.numpy.extract_atom("x")[:nlocal]) - boxlo
+        closest = float(
+            lmp.numpy.extract_compute(
+                inputs.CLOSEST_PAIR_COMPUTE, LMP_STYLE_GLOBAL, LMP_TYPE_SCALAR
+            )
+        )
         return CheckReading(
             step=step,
             gamma=by_atom_id(tags, gamma),
             forces=by_atom_id(tags, forces),
-            min_distance=closest_pair(positions, cell, pbc, self.min_distance),
+            min_distance=closest if closest < inputs.NO_PAIR_DISTANCE else float("inf"),
+            # Check steps are thermo steps, so LAMMPS has tallied the (pair-only) energy.
+            energy=float(lmp.get_thermo("pe")),
         )

@@ -1,21 +1,31 @@
 """The LAMMPS MD engine: ACE dynamics that halts itself when the potential is unsure.
 
 :class:`LammpsEngine` runs MD from an ASE ``Atoms`` or from a restart file, with a potential
-that may differ from the one that wrote the restart. It returns an :class:`MDResult`:
+that may differ from the one that wrote the restart. It returns an :class:`MDResult` whose
+``status`` says how the run ended:
 
 - ``completed``: all steps ran;
-- ``halted_uncertain``: the uncertainty monitor asked for DFT (or a gamma reading crossed
-  the hard ceiling); the restart and the frame are at the halting step;
-- ``failed``: a bad state (lost atoms, a pair closer than ``min_distance``, non-finite forces,
-  a LAMMPS error); ``restart_file`` is then the last restart known to be good.
+- ``halted_uncertain``: the smoothed maximum gamma rose above ``threshold_call_dft`` (a request
+  for DFT); the restart and the frame are at the halting step;
+- ``halted_ceiling``: one gamma reading rose above ``hard_ceiling`` (a possible blow-up); the
+  restart and the frame are at the halting step;
+- ``failed``: a bad state, typed by ``MDResult.failure`` (lost atoms, a pair closer than
+  ``min_distance``, non-finite forces, energy or gamma, another LAMMPS error);
+  ``restart_file`` is then the last restart known to be good, or None.
 
-Each restart file gets a JSON sidecar (``<restart>.json``) that names the elements of the
-LAMMPS types and fingerprints the potential, so a later run knows whether the potential was
-swapped and a soft start is due. The engine holds no learning logic.
+The first gamma check of a run happens in a ``run 0`` before any step, so a start that is
+already outside the training domain halts at the start step, with the frame and the restart
+of that very step.
+
+Restart files get a JSON sidecar once they are known to be good (see
+:mod:`~pyacemaker_fw.simulation.restarts`); it names the elements of the LAMMPS types and
+fingerprints the potential, so a later run knows whether the potential was swapped and a soft
+start is due. The engine holds no learning logic.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,49 +34,34 @@ import numpy as np
 from ase import Atoms, units
 from ase.io import write
 from numpy.typing import NDArray
-from pydantic import BaseModel, ConfigDict
 
 from pyacemaker_fw.config import ActiveLearningThresholds, MDConfig
 from pyacemaker_fw.core import keys
 from pyacemaker_fw.core.base import BaseEngine
-from pyacemaker_fw.core.models import MDResult, MDStatus, PotentialFiles
+from pyacemaker_fw.core.models import FailureKind, MDResult, MDStatus, PotentialFiles
 from pyacemaker_fw.simulation import inputs
 from pyacemaker_fw.simulation.backends import (
     AceBackend,
     CheckReading,
-    Fault,
     NativePaceBackend,
     PotentialInfo,
     lammps_cell,
+    lammps_geometry,
     request_halt,
-    too_close,
 )
+from pyacemaker_fw.simulation.failures import Fault, classify_error, non_finite, too_close
 from pyacemaker_fw.simulation.lammps_runtime import has_native_pace, open_lammps
 from pyacemaker_fw.simulation.monitor import Decision, UncertaintyMonitor
+from pyacemaker_fw.simulation.restarts import (
+    RestartMeta,
+    meta_path,
+    restart_files,
+    verified_meta,
+    write_meta,
+)
 
 VELOCITY_METAL_TO_ASE = 1.0 / (1000.0 * units.fs)
 """Å/ps (LAMMPS metal) to ASE's velocity unit."""
-
-
-class RestartMeta(BaseModel):
-    """The sidecar of a restart file."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    step: int
-    elements: list[str]
-    potential_yaml_sha256: str
-    potential_asi_sha256: str | None = None
-    backend: str
-
-
-def meta_path(restart: Path) -> Path:
-    return restart.with_name(restart.name + ".json")
-
-
-def read_meta(restart: Path) -> RestartMeta | None:
-    path = meta_path(restart)
-    return RestartMeta.model_validate_json(path.read_text()) if path.is_file() else None
 
 
 @dataclass(frozen=True)
@@ -185,7 +180,8 @@ def _check_inside_fixed_walls(atoms: Atoms) -> None:
 def _start_from_restart(restart: Path, info: PotentialInfo) -> _Start:
     if not restart.is_file():
         raise FileNotFoundError(f"restart file {restart} does not exist")
-    meta = read_meta(restart)
+    # A sidecar that does not match the file vouches for nothing: treat the origin as unknown.
+    meta = verified_meta(restart)
     elements = tuple(meta.elements) if meta else info.elements
     unknown = sorted(set(elements) - set(info.elements))
     if unknown:
@@ -281,31 +277,42 @@ class _Session:
         self.lammps_error: str | None = None
         self.start_step = 0
         self.log_file: Path | None = None
-        self.restarts_before = _restart_files(workdir)
+        self.restarts_before = _stamped_restarts(workdir)
+        self.clean_checks: deque[int] = deque(maxlen=2)
+        """Steps of the last readings that passed every check, oldest first."""
+        self.vouched_up_to = 0
+        """Periodic restarts at steps up to this one have been given a sidecar."""
 
     def command(self, lines: list[str]) -> None:
         for line in lines:
             self.lmp.command(line)
 
     def execute(self, steps: int, soft_start_steps: int) -> MDResult:
+        """Check the start in a ``run 0``, then the soft start (if any), then production."""
         self._load()
-        if self._soft_start(soft_start_steps):
-            self._advance(steps - soft_start_steps, inputs.ensemble(self.md))
+        production = steps - soft_start_steps
+        if soft_start_steps > 0:
+            nve, langevin = inputs.soft_start(
+                self.md.temperature, self.md.soft_start_damping, self.md.seed
+            )
+            # Langevin draws random forces even in a run 0: add it after the check.
+            self.command([nve])
+            going = self._run(0)
+            self.command([langevin])
+            going = going and self._run(soft_start_steps)
+            if going and production > 0:
+                self.command(inputs.end_soft_start() + inputs.ensemble(self.md))
+                self._run(production)
+        else:
+            self.command(inputs.ensemble(self.md))
+            if self._run(0) and production > 0:
+                self._run(production)
         return _Outcome(self).result()
-
-    def _soft_start(self, steps: int) -> bool:
-        """Langevin for ``steps`` before the production integrator; False if the run ended."""
-        langevin = inputs.soft_start(self.md.temperature, self.md.soft_start_damping, self.md.seed)
-        if steps <= 0:
-            return True
-        if not self._advance(steps, langevin):
-            return False
-        self.command(inputs.end_soft_start())
-        return True
 
     def _load(self) -> None:
         self.command(self.origin.commands)
         self.start_step = int(self.lmp.extract_global("ntimestep"))
+        self.vouched_up_to = self.start_step
         self.log_file = self.workdir / f"lammps.{self.start_step}.log"
         self.command([f"log {inputs.quoted(self.log_file)}"])
         self.command(self.backend.commands())
@@ -319,16 +326,17 @@ class _Session:
             )
         self.backend.attach(self.lmp, self._on_check)
 
-    def _advance(self, steps: int, integrator: list[str]) -> bool:
-        """Run ``steps`` with ``integrator``; False once the run must end."""
-        if steps <= 0:
-            return True
-        self.command(integrator)
+    def _run(self, steps: int) -> bool:
+        """``run steps`` with the integrator in place; False once the run must end.
+
+        ``run 0`` only sets up: forces and, on a check step, the first gamma check. A halt
+        asked for there cannot act through ``fix halt`` (no step ends), so the caller stops.
+        """
         self.backend.begin_run()
         try:
             self.command(inputs.run(steps))
         except Exception as error:  # LAMMPS errors (lost atoms, …) arrive as exceptions
-            self.lammps_error = str(error).strip().splitlines()[0]
+            self.lammps_error = str(error)
             return False
         return not self.stopped
 
@@ -337,16 +345,67 @@ class _Session:
         return self.backend.fault is not None or self.monitor.halted
 
     def _on_check(self, reading: CheckReading) -> None:
+        fault = self._bad_reading(reading)
+        if fault is not None:
+            self.backend.record_fault(self.lmp, fault)
+            return
         check = self.monitor.observe(reading.step, reading.gamma)
-        if reading.min_distance < self.md.min_distance:
-            reason = too_close(reading.min_distance, self.md.min_distance, reading.step)
-            self.backend.record_fault(self.lmp, reading.step, reason)
-        elif check.decision != Decision.CONTINUE:
+        if self.clean_checks:
+            self._vouch_for_restarts(up_to=self.clean_checks[-1])
+        self.clean_checks.append(reading.step)
+        if check.decision != Decision.CONTINUE:
             request_halt(self.lmp)
+
+    def last_good_step(self, before: int) -> int | None:
+        """The last clean check before ``before``: its thermo output (lost atoms) passed too."""
+        earlier = [step for step in self.clean_checks if step < before]
+        return earlier[-1] if earlier else None
+
+    def _bad_reading(self, reading: CheckReading) -> Fault | None:
+        bad_gamma = np.flatnonzero(~np.isfinite(reading.gamma))
+        if bad_gamma.size:
+            return non_finite("gamma", reading.step, [int(atom) for atom in bad_gamma])
+        if reading.min_distance < self.md.min_distance:
+            return too_close(reading.min_distance, self.md.min_distance, reading.step)
+        return None
+
+    def _vouch_for_restarts(self, up_to: int) -> None:
+        """Give a sidecar to the periodic restarts at steps up to the clean check ``up_to``.
+
+        A restart at step S is written at the end of S, before that step's thermo output (where
+        LAMMPS notices lost atoms). It held a good state once a clean check at or after S has
+        been followed by its thermo output, that is once the next check is reached. Vouching
+        as the run goes lets a killed job resume from its newest restart
+        (:func:`~pyacemaker_fw.simulation.restarts.newest_restart`).
+        """
+        interval = self.md.restart_interval
+        candidate = (self.vouched_up_to // interval + 1) * interval
+        while candidate <= up_to:
+            restart = inputs.restart_file(self.workdir, candidate)
+            if restart.is_file():
+                self.write_meta(restart, candidate)
+            candidate += interval
+        self.vouched_up_to = max(self.vouched_up_to, up_to)
+
+    def write_meta(self, restart: Path, step: int) -> None:
+        meta = RestartMeta(
+            step=step,
+            elements=list(self.origin.elements),
+            potential_yaml_sha256=self.info.yaml_sha256,
+            potential_asi_sha256=self.info.asi_sha256,
+            backend=self.backend.name,
+        )
+        write_meta(restart, meta)
 
     @property
     def step(self) -> int:
         return int(self.lmp.extract_global("ntimestep"))
+
+
+_HALTS = {
+    Decision.CALL_DFT: MDStatus.HALTED_UNCERTAIN,
+    Decision.HARD_CEILING: MDStatus.HALTED_CEILING,
+}
 
 
 class _Outcome:
@@ -359,12 +418,14 @@ class _Outcome:
 
     def result(self) -> MDResult:
         session = self.session
-        if session.lammps_error is not None:
-            return self._failed_in_lammps(session.lammps_error)
+        # A fault seen in a callback is the cause of any LAMMPS error that follows it.
         if session.backend.fault is not None:
             return self._failed(session.backend.fault)
-        if session.monitor.halted:
-            return self._finished(MDStatus.HALTED_UNCERTAIN, self._halt_reason())
+        if session.lammps_error is not None:
+            return self._failed_in_lammps(session.lammps_error)
+        last = session.monitor.last
+        if last is not None and last.decision != Decision.CONTINUE:
+            return self._finished(_HALTS[Decision(last.decision)], self._halt_reason())
         return self._finished(MDStatus.COMPLETED, "")
 
     def _halt_reason(self) -> str:
@@ -389,8 +450,8 @@ class _Outcome:
         self.session.command(inputs.write_restart(restart))
         frame = self._write_frame(step, reading)
         self._tidy_restarts(last_good=step)
-        self._write_meta(restart, step)
-        return self._result(status, reason, step, restart, frame, reading)
+        self.session.write_meta(restart, step)
+        return self._result(status, None, reason, step, restart, frame, reading)
 
     def _failed(self, fault: Fault) -> MDResult:
         step = self.session.step
@@ -399,20 +460,21 @@ class _Outcome:
             reading = None
         # The bad frame itself, for diagnosis; its velocities may already be corrupt.
         frame = self._write_frame(step, reading, name=f"failed.{step}.extxyz")
-        restart = self._last_good_restart(fault.step - 1)
-        return self._result(MDStatus.FAILED, fault.reason, step, restart, frame, None)
+        restart = self._last_good_restart(self.session.last_good_step(before=fault.step))
+        return self._result(MDStatus.FAILED, fault.kind, fault.reason, step, restart, frame, None)
 
     def _failed_in_lammps(self, error: str) -> MDResult:
         step = self.session.step
-        interval = self.md.check_interval
-        # Lost atoms are noticed at thermo output; the output before this one was still good.
-        last_checked = ((step - 1) // interval) * interval
-        restart = self._last_good_restart(last_checked)
-        return self._result(MDStatus.FAILED, f"LAMMPS error: {error}", step, restart, None, None)
+        geometry = lammps_geometry(self.lmp, self.md.min_distance)
+        fault = classify_error(error, step, geometry, self.md.min_distance, "LAMMPS error")
+        restart = self._last_good_restart(self.session.last_good_step(before=step))
+        frame = self._write_frame(step, None, name=f"failed.{step}.extxyz")
+        return self._result(MDStatus.FAILED, fault.kind, fault.reason, step, restart, frame, None)
 
     def _result(
         self,
         status: MDStatus,
+        failure: FailureKind | None,
         reason: str,
         step: int,
         restart: Path | None,
@@ -422,6 +484,7 @@ class _Outcome:
         monitor = self.session.monitor
         return MDResult(
             status=status,
+            failure=failure,
             reason=reason,
             step=step,
             restart_file=restart,
@@ -469,15 +532,17 @@ class _Outcome:
 
     def _new_restarts(self) -> dict[int, Path]:
         before = self.session.restarts_before
-        now = _restart_files(self.session.workdir)
+        now = _stamped_restarts(self.session.workdir)
         return {
             step: path
             for step, (path, stamp) in now.items()
             if step > self.session.start_step and before.get(step, (path, -1))[1] != stamp
         }
 
-    def _last_good_restart(self, max_step: int) -> Path | None:
-        good = [step for step in self._new_restarts() if step <= max_step]
+    def _last_good_restart(self, max_step: int | None) -> Path | None:
+        """This run's newest restart up to ``max_step``, else the one it started from."""
+        limit = -1 if max_step is None else max_step
+        good = [step for step in self._new_restarts() if step <= limit]
         kept = self._tidy_restarts(last_good=max(good) if good else None)
         if good:
             return kept[-1]
@@ -490,22 +555,12 @@ class _Outcome:
         keep = set(good_steps[-2:])
         for step, path in new.items():
             if step in keep:
-                self._write_meta(path, step)
+                if verified_meta(path) is None:
+                    self.session.write_meta(path, step)
             else:
                 path.unlink()
                 meta_path(path).unlink(missing_ok=True)
         return [new[step] for step in sorted(keep)]
-
-    def _write_meta(self, restart: Path, step: int) -> None:
-        session = self.session
-        meta = RestartMeta(
-            step=step,
-            elements=list(session.origin.elements),
-            potential_yaml_sha256=session.info.yaml_sha256,
-            potential_asi_sha256=session.info.asi_sha256,
-            backend=session.backend.name,
-        )
-        meta_path(restart).write_text(meta.model_dump_json(indent=2))
 
 
 def _attach_reading(frame: Atoms, reading: CheckReading) -> None:
@@ -517,11 +572,8 @@ def _attach_reading(frame: Atoms, reading: CheckReading) -> None:
         frame.info[keys.ACE_ENERGY] = reading.energy
 
 
-def _restart_files(directory: Path) -> dict[int, tuple[Path, int]]:
+def _stamped_restarts(directory: Path) -> dict[int, tuple[Path, int]]:
     """Restart files in ``directory`` by step, with their modification time (ns)."""
-    found: dict[int, tuple[Path, int]] = {}
-    for path in directory.glob(f"{inputs.RESTART_PREFIX}*{inputs.RESTART_SUFFIX}"):
-        step = inputs.restart_step(path)
-        if step is not None:
-            found[step] = (path, path.stat().st_mtime_ns)
-    return found
+    return {
+        step: (path, path.stat().st_mtime_ns) for step, path in restart_files(directory).items()
+    }

@@ -23,6 +23,10 @@ ALIGN_FIX = "ace_align"
 EXTERNAL_FIX = "ace_ext"
 GAMMA_FIX = "ace_gamma"
 CHECK_FIX = "ace_check"
+PAIR_DISTANCE_COMPUTE = "ace_pair_distances"
+CLOSEST_PAIR_COMPUTE = "ace_closest_pair"
+NO_PAIR_DISTANCE = 1.0e19
+"""``compute reduce min`` over no pairs at all gives 1e20: read as "no pair within the cutoff"."""
 RESTART_PREFIX = "md."
 RESTART_SUFFIX = ".restart"
 NEIGHBOUR_SKIN = 0.5
@@ -196,6 +200,19 @@ def native_pace(
         f"pair_coeff * * {quoted(yaml)} {quoted(active_set)} {' '.join(elements)}",
         f"fix {GAMMA_FIX} all pair {check_interval} pace/extrapolation gamma 1",
         f"fix {CHECK_FIX} all external pf/callback {check_interval} 1",
+        *closest_pair_computes(),
+    ]
+
+
+def closest_pair_computes() -> list[str]:
+    """The closest pair within the pair style's cutoff, computed by LAMMPS when it is read.
+
+    ``compute pair/local`` builds its own occasional neighbour list only when invoked, so it
+    costs nothing on the steps where nobody reads :data:`CLOSEST_PAIR_COMPUTE`.
+    """
+    return [
+        f"compute {PAIR_DISTANCE_COMPUTE} all pair/local dist",
+        f"compute {CLOSEST_PAIR_COMPUTE} all reduce min c_{PAIR_DISTANCE_COMPUTE} inputs local",
     ]
 
 

@@ -8,6 +8,7 @@ that far outside its training data may already be producing unphysical forces. A
 ``threshold_add_train`` are recorded as learning candidates at every check.
 
 The monitor is pure: no LAMMPS, no files. The engine feeds it readings and acts on decisions.
+It refuses a non-finite gamma rather than decide anything on it.
 """
 
 from __future__ import annotations
@@ -50,8 +51,16 @@ class UncertaintyMonitor:
         return self.trace[-1] if self.trace else None
 
     def observe(self, step: int, gamma: ArrayLike) -> GammaCheck:
-        """Record one check of per-atom gamma (indexed like the frame) and decide."""
+        """Record one check of per-atom gamma (indexed like the frame) and decide.
+
+        A NaN or infinite gamma is refused with a ValueError: it compares false with every
+        threshold, so it would read as "continue". The engine ends such a run as ``failed``
+        (``non_finite``) before it gets here.
+        """
         values = np.asarray(gamma, dtype=float)
+        if not np.isfinite(values).all():
+            bad = np.flatnonzero(~np.isfinite(values)).tolist()
+            raise ValueError(f"gamma at step {step} is not finite for atoms {bad[:10]}")
         gamma_max = float(values.max()) if values.size else 0.0
         self._window.append(gamma_max)
         smoothed = sum(self._window) / self.thresholds.smooth_steps

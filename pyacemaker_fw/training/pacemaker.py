@@ -8,6 +8,11 @@ Each fit runs in its own folder::
     pacemaker.log     everything pacemaker printed
     metrics.txt       pacemaker's loss and RMSE per iteration (test_metrics.txt for the test set)
     potential.yaml    the B-basis potential; potential.yace for LAMMPS; potential.asi active set
+    train_pred.pckl.gzip, test_pred.pckl.gzip, fitting_data_info.pckl.gzip, interim_potential*
+                      pacemaker's intermediates: :func:`remove_fit_scratch` deletes them
+
+The trainer writes only into that folder and returns a :class:`PotentialRecord`; storing it is
+the caller's job. Its version is the one the caller names, else the parent's plus one, else 1.
 
 A scratch fit builds a new basis and fits it for ``max_iterations``. An incremental update
 (``pacemaker -p previous.yaml``) keeps the previous basis and continues from its coefficients
@@ -39,7 +44,6 @@ from pyacemaker_fw.config import LoopStrategyConfig, TrainerConfig
 from pyacemaker_fw.core import keys
 from pyacemaker_fw.core.base import BaseTrainer
 from pyacemaker_fw.core.models import PotentialFiles, PotentialRecord, TrainingMetrics
-from pyacemaker_fw.core.store import CampaignStore
 from pyacemaker_fw.training.active_set import write_active_set
 from pyacemaker_fw.training.dataset import write_dataset
 from pyacemaker_fw.training.process import LineCallback, executable, run_streaming
@@ -68,6 +72,20 @@ STALE_OUTPUTS = (
     TRAIN_PREDICTIONS,
     TEST_PREDICTIONS,
 )
+
+SCRATCH_FILES = (
+    DATASET_FILE,
+    TRAIN_PREDICTIONS,
+    TEST_PREDICTIONS,
+    "fitting_data_info.pckl.gzip",
+    "fitting_data_info.csv",
+    "test_data_info.pckl.gzip",
+    "target_potential.yaml",
+    "current_extended_potential.yaml",
+)
+"""What :func:`remove_fit_scratch` deletes: pacemaker's own ``--clean`` list, less the
+potentials, logs, metrics and plots."""
+SCRATCH_PATTERNS = ("interim_potential*.yaml", "ensemble_potential*.yaml")
 
 REFERENCE_ENERGY_KEY = "reference_energy"
 
@@ -237,14 +255,32 @@ class ProgressLog:
 
 
 # --- the trainer ------------------------------------------------------------------------
+def record_version(parent: PotentialRecord | None, version: int | None = None) -> int:
+    """The version of a new fit: ``version`` if given, else one more than ``parent``'s, else 1.
+
+    The trainer keeps no registry of versions; the caller that persists records names the
+    version when it must be deterministic (a rerun of the same fit gets the same number).
+    """
+    if version is None:
+        return parent.version + 1 if parent is not None else 1
+    if version < 1:
+        raise ValueError(f"version must be at least 1, got {version}")
+    if parent is not None and version <= parent.version:
+        raise ValueError(
+            f"version {version} must be greater than its parent's version {parent.version}"
+        )
+    return version
+
+
 class PacemakerTrainer(BaseTrainer):
-    """Fits ACE potentials with pacemaker; records them in the store when one is given.
+    """Fits ACE potentials with pacemaker and returns their records; it persists nothing.
 
     ``train(structures, workdir)`` fits from scratch. ``train(new, workdir, previous)`` updates
     ``previous`` incrementally (``loop.update_mode == 'incremental'``): new data plus a replay
     sample, then the new data join the buffer. In ``scratch`` update mode it refits from
     scratch on exactly the structures it is given. Every scratch fit also seeds the buffer, so
-    the first fit on the Phase 1 data fills it with the bulk.
+    the first fit on the Phase 1 data fills it with the bulk. The buffer is in memory: the
+    caller saves ``replay.state()`` after a fit if it must outlive the process.
     """
 
     def __init__(
@@ -253,7 +289,6 @@ class PacemakerTrainer(BaseTrainer):
         elements: Sequence[str],
         loop: LoopStrategyConfig | None = None,
         replay: ReplayBuffer | None = None,
-        store: CampaignStore | None = None,
         on_line: LineCallback | None = None,
         active_set: bool = True,
     ) -> None:
@@ -261,7 +296,6 @@ class PacemakerTrainer(BaseTrainer):
         self.elements = list(elements)
         self.loop = loop or LoopStrategyConfig()
         self.replay = replay
-        self.store = store
         self.progress = ProgressLog(on_line)
         self.active_set = active_set
 
@@ -270,34 +304,51 @@ class PacemakerTrainer(BaseTrainer):
         structures: Sequence[Atoms],
         workdir: Path,
         previous: PotentialRecord | None = None,
+        *,
+        version: int | None = None,
     ) -> PotentialRecord:
+        """Fit from scratch, or update ``previous``; the record gets :func:`record_version`."""
         if previous is not None and self.loop.update_mode == INCREMENTAL:
-            return self.update(structures, workdir, previous)
-        return self.fit_scratch(structures, workdir, parent=previous)
+            return self.update(structures, workdir, previous, version=version)
+        return self.fit_scratch(structures, workdir, parent=previous, version=version)
 
     def fit_scratch(
-        self, structures: Sequence[Atoms], workdir: Path, parent: PotentialRecord | None = None
+        self,
+        structures: Sequence[Atoms],
+        workdir: Path,
+        parent: PotentialRecord | None = None,
+        *,
+        version: int | None = None,
     ) -> PotentialRecord:
         """A new basis fitted to ``structures``."""
+        number = record_version(parent, version)
         record = self._fit(
-            list(structures), workdir, self.config.max_iterations, None, SCRATCH, parent
+            list(structures), workdir, self.config.max_iterations, None, SCRATCH, parent, number
         )
         if self.replay is not None:
             self.replay.add(structures)
         return record
 
     def update(
-        self, new: Sequence[Atoms], workdir: Path, previous: PotentialRecord
+        self,
+        new: Sequence[Atoms],
+        workdir: Path,
+        previous: PotentialRecord,
+        *,
+        version: int | None = None,
     ) -> PotentialRecord:
         """``previous`` continued on ``new`` plus a replay sample, for a bounded number of steps.
 
         Without a replay buffer the update sees only ``new``.
         """
+        number = record_version(previous, version)
         training_set = list(new)
         if self.replay is not None:
             training_set = self.replay.training_set(new, self.loop.new_fraction)
         iterations = self.config.incremental_iterations
-        record = self._fit(training_set, workdir, iterations, previous, INCREMENTAL, previous)
+        record = self._fit(
+            training_set, workdir, iterations, previous, INCREMENTAL, previous, number
+        )
         if self.replay is not None:
             self.replay.add(new)
         return record
@@ -310,6 +361,7 @@ class PacemakerTrainer(BaseTrainer):
         start: PotentialRecord | None,
         mode: str,
         parent: PotentialRecord | None,
+        version: int,
     ) -> PotentialRecord:
         workdir = workdir.resolve()
         workdir.mkdir(parents=True, exist_ok=True)
@@ -330,15 +382,13 @@ class PacemakerTrainer(BaseTrainer):
         run_streaming(argv, workdir, workdir / LOG_FILE, self.progress)
         files = self._products(workdir, training_set)
         record = PotentialRecord(
-            version=self._next_version(parent),
+            version=version,
             parent_version=parent.version if parent is not None else None,
             mode=mode,
             files=files,
             dataset_ids=[str(a.info[keys.STRUCTURE_ID]) for a in training_set if _has_id(a)],
             metrics=collect_metrics(workdir, time.perf_counter() - began),
         )
-        if self.store is not None:
-            self.store.add_potential(record)
         log.info("potential v%d (%s): %s", record.version, mode, record.metrics)
         return record
 
@@ -355,12 +405,33 @@ class PacemakerTrainer(BaseTrainer):
             asi = write_active_set(potential, covered, workdir / ASI_FILE)
         return PotentialFiles(yaml=potential, yace=workdir / YACE_FILE, asi=asi)
 
-    def _next_version(self, parent: PotentialRecord | None) -> int:
-        latest = self.store.latest_potential() if self.store is not None else None
-        newest = max(
-            (record.version for record in (latest, parent) if record is not None), default=-1
+
+# --- clean-up ---------------------------------------------------------------------------
+def remove_fit_scratch(workdir: Path) -> int:
+    """Delete the bulky intermediates of a finished fit in ``workdir``; return bytes freed.
+
+    Removed: the dataset (``train.pkl.gz``), pacemaker's prediction and data-info pickles and
+    its interim, ensemble and ladder potentials. Kept: ``potential.yaml``/``.yace``/``.asi``,
+    ``previous.yaml``, ``input.yaml``, the logs, the metrics tables and pacemaker's plots. The
+    record's metrics were computed from the removed pickles, so collect them first. A folder
+    without ``potential.yaml`` is not a finished fit, and its files may explain a failure:
+    it is refused.
+    """
+    workdir = Path(workdir)
+    if not (workdir / POTENTIAL_FILE).is_file():
+        raise FileNotFoundError(
+            f"{workdir} holds no {POTENTIAL_FILE}: not a finished fit, nothing removed"
         )
-        return newest + 1
+    doomed = {workdir / name for name in SCRATCH_FILES}
+    for pattern in SCRATCH_PATTERNS:
+        doomed.update(workdir.glob(pattern))
+    freed = 0
+    for path in sorted(doomed):
+        if path.is_file() and not path.is_symlink():
+            freed += path.stat().st_size
+            path.unlink()
+    log.info("removed fit scratch of %s: %.1f MB", workdir, freed / 1e6)
+    return freed
 
 
 def _copy_unless_same(source: Path, target: Path) -> None:

@@ -56,7 +56,10 @@ class _Trace:
         self.min_distance = min(self.min_distance, closest_pair(atoms, search))
         gamma = atoms.calc.results.get("gamma") if atoms.calc is not None else None
         if gamma is not None and len(gamma):
-            self.gamma_max = max(self.gamma_max or 0.0, float(np.max(gamma)))
+            peak = float(np.max(gamma))  # NaN if any atom's is NaN, and then it stays NaN
+            self.gamma_max = (
+                peak if self.gamma_max is None else float(np.max([self.gamma_max, peak]))
+            )
 
     def drift(self) -> float:
         """|slope| of total energy per atom against time (meV/atom/ps)."""
@@ -106,9 +109,12 @@ def md_stress_test(
 
 
 def _broken(trace: _Trace, config: ValidationConfig) -> str:
-    """Why to stop early: lost atoms or a collapse well inside the allowed closest pair."""
+    """Why to stop early: lost atoms, a non-finite gamma, or a collapse well inside the
+    allowed closest pair."""
     if trace.lost:
         return f"{trace.lost} atoms lost (non-finite positions or forces)"
+    if trace.gamma_max is not None and not math.isfinite(trace.gamma_max):
+        return "the extrapolation grade gamma is not finite"
     if trace.min_distance < 0.5 * config.md_min_distance:
         return f"atoms collapsed to {trace.min_distance:.2f} Å"
     return ""

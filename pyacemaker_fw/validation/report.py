@@ -84,11 +84,30 @@ class MDStressResult(_Record):
     lost_atoms: int = Field(..., description="Atoms with non-finite positions or forces.")
     min_distance: float = Field(..., description="Closest pair seen (Å).")
     energy_drift: float = Field(..., description="|d(E_total)/dt| (meV/atom/ps).")
-    gamma_max: float | None = Field(None, description="Largest ACE extrapolation grade seen.")
+    gamma_max: float | None = Field(
+        None,
+        description="Largest ACE extrapolation grade of any atom at any sampled step; None for "
+        "a model without one; NaN if it was ever not finite.",
+    )
     error: str = Field("", description="What stopped the run early, if anything.")
 
+    def summary(self) -> str:
+        """One line: how far it ran, how hot, closest pair, drift, and the gamma reached."""
+        gamma = (
+            "no extrapolation grade (the model has none)"
+            if self.gamma_max is None
+            else f"gamma max {self.gamma_max:.3g}"
+        )
+        stopped = f"; stopped early: {self.error}" if self.error else ""
+        return (
+            f"md stress test: {self.steps_completed}/{self.steps_requested} steps on "
+            f"{self.atoms} atoms at {self.temperature_mean:.0f} K, closest pair "
+            f"{self.min_distance:.2f} Å, drift {self.energy_drift:.3g} meV/atom/ps, "
+            f"{gamma}{stopped}"
+        )
 
-CheckKind = Literal["relative", "absolute", "upper_bound", "lower_bound"]
+
+CheckKind = Literal["relative", "absolute", "upper_bound", "lower_bound", "measurement"]
 
 
 class CheckResult(_Record):
@@ -108,6 +127,8 @@ class CheckResult(_Record):
         """One line: the verdict, both values, the error and the allowance it was held to."""
         verdict = "ok" if self.passed else "FAILED"
         unit = f" {self.unit}" if self.unit else ""
+        if self.kind == "measurement":
+            return f"[{verdict}] {self.name}: could not be measured; {self.detail}"
         if self.kind == "lower_bound":
             relation = ">=" if self.passed else "<"
             text = f"{self.value:.4g}{unit} ({relation} allowed {self.tolerance:.4g})"
@@ -199,12 +220,29 @@ def lower_bound_check(
     )
 
 
+def measurement_failure(name: str, detail: str) -> CheckResult:
+    """A property that could not be measured: a failed check that says what was seen."""
+    return CheckResult(
+        name=name,
+        kind="measurement",
+        value=math.nan,
+        error=math.nan,
+        tolerance=math.nan,
+        passed=False,
+        detail=detail,
+    )
+
+
 class ModelProperties(_Record):
-    """Everything measured for one model."""
+    """Everything measured for one model, and what could not be measured."""
 
     eos: EOSResult | None = None
     elastic: ElasticResult | None = None
     phonons: PhononResult | None = None
+    failures: dict[str, str] = Field(
+        default_factory=dict,
+        description="Property ('eos', 'elastic', 'phonons') → why it could not be measured.",
+    )
 
 
 class ValidationReport(_Record):
@@ -237,6 +275,8 @@ class ValidationReport(_Record):
         head = "PASSED" if self.passed else f"FAILED ({len(self.failures())} checks)"
         lines = [f"validation of {self.model_name} against {self.reference_name}: {head}"]
         lines += [f"  {check.message()}" for check in self.checks]
+        if self.md is not None:
+            lines.append(f"  {self.md.summary()}")
         return "\n".join(lines)
 
     def write(self, path: Path) -> Path:

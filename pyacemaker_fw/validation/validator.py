@@ -11,13 +11,18 @@ Both the model and the reference may be any ASE calculator or any :class:`BaseOr
 4. a hot NVE run of the model alone: lost atoms, closest pair, energy drift, gamma.
 
 Every comparison becomes a :class:`CheckResult` against the tolerances of
-:class:`ValidationConfig`; the report says what failed and by how much.
+:class:`ValidationConfig`; the report says what failed and by how much. The gate never
+raises: a property that cannot be measured (an EOS without a minimum, a reference oracle that
+fails) becomes a failed check, named after the property (``eos``, or ``reference.eos`` for the
+reference), that says what was seen.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from ase import Atoms
 from ase.build import bulk
@@ -43,6 +48,7 @@ from pyacemaker_fw.validation.report import (
     ValidationReport,
     absolute_check,
     lower_bound_check,
+    measurement_failure,
     relative_check,
     upper_bound_check,
 )
@@ -54,6 +60,21 @@ SMALL_CONSTANT_FRACTION = 0.1
 """Non-cubic C_ij below this fraction of the largest diagonal one are compared against that
 fraction instead of themselves (a relative error of a near-zero constant means nothing)."""
 REPORT_FILE = "validation_report.json"
+NO_EQUILIBRIUM = "not measured: the model has no equilibrium volume (its EOS failed)"
+
+Measured = TypeVar("Measured")
+
+
+def _measure(
+    properties: ModelProperties, name: str, measurement: Callable[[], Measured]
+) -> Measured | None:
+    """Run one measurement; a failure is recorded in ``properties.failures``, never raised."""
+    try:
+        return measurement()
+    except Exception as error:  # the gate reports every failure as a failed check
+        log.warning("%s could not be measured", name, exc_info=True)
+        properties.failures[name] = f"{type(error).__name__}: {error}"
+        return None
 
 
 def validation_structure(config: ValidationConfig, elements: list[str]) -> Atoms:
@@ -73,23 +94,43 @@ class Validator:
         self.config = config
 
     def properties(self, model: Model, structure: Atoms) -> ModelProperties:
-        """EOS, then elastic constants and phonons at the model's own V0."""
+        """EOS, then elastic constants and phonons at the model's own V0; what cannot be
+        measured is listed in ``failures``."""
         cfg = self.config
-        eos = equation_of_state(
-            structure,
-            model,
-            points=cfg.eos_points,
-            volume_range=cfg.eos_volume_range,
-            relax_internal=cfg.elastic_relax_internal,
+        measured = ModelProperties()
+        measured.eos = _measure(
+            measured,
+            "eos",
+            lambda: equation_of_state(
+                structure,
+                model,
+                points=cfg.eos_points,
+                volume_range=cfg.eos_volume_range,
+                relax_internal=cfg.elastic_relax_internal,
+            ),
         )
-        at_rest = with_volume_per_atom(structure, eos.volume)
-        elastic = elastic_constants(
-            at_rest, model, strain=cfg.elastic_strain, relax_internal=cfg.elastic_relax_internal
+        if measured.eos is None:
+            measured.failures.update(elastic=NO_EQUILIBRIUM, phonons=NO_EQUILIBRIUM)
+            return measured
+        at_rest = with_volume_per_atom(structure, measured.eos.volume)
+        measured.elastic = _measure(
+            measured,
+            "elastic",
+            lambda: elastic_constants(
+                at_rest, model, strain=cfg.elastic_strain, relax_internal=cfg.elastic_relax_internal
+            ),
         )
-        phonons = phonon_bands(
-            at_rest, model, supercell=cfg.phonon_supercell, displacement=cfg.phonon_displacement
+        measured.phonons = _measure(
+            measured,
+            "phonons",
+            lambda: phonon_bands(
+                at_rest,
+                model,
+                supercell=cfg.phonon_supercell,
+                displacement=cfg.phonon_displacement,
+            ),
         )
-        return ModelProperties(eos=eos, elastic=elastic, phonons=phonons)
+        return measured
 
     def validate(
         self,
@@ -111,21 +152,42 @@ class Validator:
         report.reference = self.properties(reference, structure)
         report.model = self.properties(model, structure)
         report.checks = self.property_checks(report.model, report.reference)
-        assert report.model.eos is not None
-        at_rest = with_volume_per_atom(structure, report.model.eos.volume)
-        report.md = md_stress_test(at_rest, md_calculator or as_calculator(model), self.config)
-        report.checks += self.md_checks(report.md)
+        report.md, md_failure = self._stress_test(
+            report.model, structure, md_calculator or as_calculator(model)
+        )
+        report.checks += (
+            self.md_checks(report.md)
+            if report.md is not None
+            else [measurement_failure("md", md_failure)]
+        )
         report.plots = self._plots(report, workdir, names)
         report.write(workdir / REPORT_FILE)
         log.info("%s", report.summary())
         return report
+
+    def _stress_test(
+        self, model: ModelProperties, structure: Atoms, calculator: Calculator
+    ) -> tuple[MDStressResult | None, str]:
+        """The hot NVE run at the model's V0 (or at the given volume when it has none)."""
+        at_rest = structure
+        if model.eos is not None:
+            at_rest = with_volume_per_atom(structure, model.eos.volume)
+        try:
+            return md_stress_test(at_rest, calculator, self.config), ""
+        except Exception as error:  # the gate reports every failure as a failed check
+            log.warning("the MD stress test failed", exc_info=True)
+            return None, f"{type(error).__name__}: {error}"
 
     # --- checks -------------------------------------------------------------------------
 
     def property_checks(
         self, model: ModelProperties, reference: ModelProperties
     ) -> list[CheckResult]:
-        checks: list[CheckResult] = []
+        checks = [
+            measurement_failure(f"{prefix}{name}", reason)
+            for prefix, measured in (("", model), ("reference.", reference))
+            for name, reason in measured.failures.items()
+        ]
         if model.eos and reference.eos:
             checks += self.eos_checks(model.eos, reference.eos)
         if model.elastic and reference.elastic:
@@ -206,7 +268,14 @@ class Validator:
             ),
         ]
         if cfg.md_max_gamma is not None and md.gamma_max is not None:
-            checks.append(upper_bound_check("md.gamma_max", md.gamma_max, cfg.md_max_gamma))
+            checks.append(
+                upper_bound_check(
+                    "md.gamma_max",
+                    md.gamma_max,
+                    cfg.md_max_gamma,
+                    detail="largest extrapolation grade of any atom at any sampled step",
+                )
+            )
         return checks
 
     # --- plots --------------------------------------------------------------------------
@@ -216,12 +285,15 @@ class Validator:
     ) -> dict[str, Path]:
         plots: dict[str, Path] = {}
         model, reference = report.model, report.reference
-        if model.eos and reference.eos:
-            plots["eos"] = plot_eos(model.eos, reference.eos, workdir / "eos.png", names)
-        if model.phonons and reference.phonons:
-            plots["phonons"] = plot_bands(
-                model.phonons, reference.phonons, workdir / "phonons.png", names
-            )
+        try:
+            if model.eos and reference.eos:
+                plots["eos"] = plot_eos(model.eos, reference.eos, workdir / "eos.png", names)
+            if model.phonons and reference.phonons:
+                plots["phonons"] = plot_bands(
+                    model.phonons, reference.phonons, workdir / "phonons.png", names
+                )
+        except Exception:  # a plot is a convenience: the report stands without it
+            log.warning("plotting the validation report failed", exc_info=True)
         return plots
 
 

@@ -24,6 +24,25 @@ def si512() -> Atoms:
     return frame
 
 
+@pytest.fixture(scope="module")
+def si216_hot() -> Atoms:
+    """216 Si atoms after 0.4 ps of Stillinger–Weber NVE MD started at 2400 K: about 1200 K."""
+    from ase import units
+    from ase.md.velocitydistribution import Stationary, thermalize_momenta
+    from ase.md.verlet import VelocityVerlet
+
+    from pyacemaker_fw.oracles.reference import stillinger_weber_si
+
+    frame = diamond(3)
+    frame.calc = stillinger_weber_si().calculator
+    thermalize_momenta(frame, temperature_K=2400, rng=np.random.default_rng(2))
+    Stationary(frame)
+    VelocityVerlet(frame, timestep=2 * units.fs).run(200)
+    assert 900 < frame.get_temperature() < 1500
+    frame.calc = None
+    return frame
+
+
 @pytest.fixture
 def si512_vacancy() -> tuple[Atoms, int]:
     """511 Si atoms around a vacancy, rattled, with a gamma spike on a vacancy neighbour."""

@@ -62,3 +62,16 @@ def test_centres_across_the_boundary_group_and_unwrap_next_to_each_other() -> No
     assert [group.indices for group in groups] == [[0, 1], [2]]
     pair = groups[0].positions
     assert np.linalg.norm(pair[0] - pair[1]) == pytest.approx(1.0)
+    assert not groups[0].closes_ring
+
+
+def test_a_chain_of_centres_round_the_cell_is_flagged_as_a_ring() -> None:
+    # Five centres 4 Å apart in a 20 Å cell: the last is 4 Å from the first through the face.
+    chain = [[4.0 * k + 0.5, 5, 5] for k in range(5)]
+    frame = Atoms("Si5", positions=chain, cell=[20, 10, 10], pbc=True)
+    (ring,) = group_centres(frame, [0, 1, 2, 3, 4], merge_distance=5.0)
+    assert ring.closes_ring
+    (open_chain,) = group_centres(frame, [0, 1, 2, 3], merge_distance=5.0)
+    assert not open_chain.closes_ring  # the ends are 8 Å apart through the face: no link
+    (lone,) = group_centres(frame, [2], merge_distance=21.0)  # close to its own image
+    assert lone.closes_ring

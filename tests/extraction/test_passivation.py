@@ -48,6 +48,7 @@ def test_each_broken_bond_gets_one_hydrogen_on_the_bond_at_the_si_h_length() -> 
     assert passivants.sum() == 4
     assert np.all(capped.arrays[keys.FORCE_WEIGHT][passivants] == 0)
     assert np.all(capped.arrays[keys.PARENT_INDEX][passivants] == -1)
+    assert capped.arrays[keys.PASSIVANT_HOST].tolist() == [-1, 0, 0, 0, 0]
 
 
 def test_an_outside_atom_beyond_the_bond_cutoff_is_not_capped() -> None:
@@ -81,6 +82,7 @@ def test_passivants_closer_than_the_minimum_merge_at_their_midpoint() -> None:
     hydrogens = capped.positions[capped.numbers == 1]
     assert len(hydrogens) == 1
     assert hydrogens[0] == pytest.approx(caps.mean(axis=0))
+    assert capped.arrays[keys.PASSIVANT_HOST][-1] in (0, 1)  # kept on one of the two hosts
 
 
 def test_a_passivant_nearer_another_cluster_atom_than_its_bond_length_is_dropped() -> None:
@@ -92,6 +94,7 @@ def test_a_passivant_nearer_another_cluster_atom_than_its_bond_length_is_dropped
     gaps = np.linalg.norm(hydrogens[:, None] - cluster.positions[None], axis=2)
     assert len(hydrogens) == 1
     assert gaps[0, 1] == pytest.approx(1.48)
+    assert capped.arrays[keys.PASSIVANT_HOST].tolist() == [-1, -1, 1]
 
 
 def test_cut_si_cluster_has_one_hydrogen_per_broken_bond_and_no_clash(
@@ -111,6 +114,29 @@ def test_cut_si_cluster_has_one_hydrogen_per_broken_bond_and_no_clash(
     nearest_heavy = np.sort(gaps[np.ix_(hydrogens, ~hydrogens)], axis=1)
     assert np.allclose(nearest_heavy[:, 0], 1.48)  # bonded to the host at the Si–H length
     assert nearest_heavy[:, 1].min() > 1.48  # and nearer to it than to any other atom
+
+
+def test_each_cap_records_its_host(si512_vacancy: tuple[Atoms, int]) -> None:
+    frame, spike = si512_vacancy
+    config = CutoutConfig(core_radius=3.0, buffer_radius=5.0)
+    (cluster,) = extract_clusters(frame, [spike], config)
+    hosts = cluster.arrays[keys.PASSIVANT_HOST]
+    hydrogens = np.flatnonzero(cluster.numbers == 1)
+    heavy = np.flatnonzero(cluster.numbers != 1)
+    assert np.all(hosts[heavy] == -1)
+    gaps = np.linalg.norm(
+        cluster.positions[hydrogens][:, None, :] - cluster.positions[heavy][None, :, :], axis=2
+    )
+    assert np.array_equal(hosts[hydrogens], heavy[np.argmin(gaps, axis=1)])
+    bonds = np.linalg.norm(
+        cluster.positions[hydrogens] - cluster.positions[hosts[hydrogens]], axis=1
+    )
+    assert np.allclose(bonds, config.bond_lengths["Si"])
+
+
+def test_a_cut_without_caps_marks_no_host(si512: Atoms) -> None:
+    (cluster,) = extract_clusters(si512, [0], CutoutConfig(passivate=False))
+    assert np.all(cluster.arrays[keys.PASSIVANT_HOST] == -1)
 
 
 def test_broken_bonds_is_empty_without_outside_atoms() -> None:

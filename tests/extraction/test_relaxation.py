@@ -80,6 +80,7 @@ def test_passivants_follow_their_host_when_the_model_lacks_their_element(
     bond = capped.positions[outer] - capped.positions[0]
     hydrogen = Atoms("H", positions=[capped.positions[outer] + 1.5 * bond / np.linalg.norm(bond)])
     hydrogen.arrays[keys.REGION] = np.array([keys.REGION_PASSIVANT])
+    hydrogen.arrays[keys.PASSIVANT_HOST] = np.array([outer])
     capped.extend(hydrogen)
     rigid = RelaxationConfig(max_steps=50, unknown_passivant="rigid")
     relaxed = relax_buffer(capped, CopperOnlyEMT(), rigid)
@@ -88,6 +89,33 @@ def test_passivants_follow_their_host_when_the_model_lacks_their_element(
     after = relaxed.positions[-1] - relaxed.positions[outer]
     assert np.allclose(after, before)
     assert not np.allclose(relaxed.positions[outer], capped.positions[outer])
+
+
+def test_passivants_follow_the_recorded_host_even_when_another_atom_is_nearer(
+    copper_cluster: Atoms,
+) -> None:
+    capped = copper_cluster.copy()
+    outer = int(np.argmax(np.linalg.norm(capped.positions - capped.positions[0], axis=1)))
+    hydrogen = Atoms("H", positions=[capped.positions[0] + (0.0, 0.0, 0.5)])  # by the centre
+    hydrogen.arrays[keys.REGION] = np.array([keys.REGION_PASSIVANT])
+    hydrogen.arrays[keys.PASSIVANT_HOST] = np.array([outer])
+    capped.extend(hydrogen)
+    rigid = RelaxationConfig(max_steps=50, unknown_passivant="rigid")
+    relaxed = relax_buffer(capped, CopperOnlyEMT(), rigid)
+    moved = relaxed.positions - capped.positions
+    assert np.linalg.norm(moved[outer]) > 0.01  # the host moved (the centre is core: fixed)
+    assert np.allclose(moved[-1], moved[outer])
+
+
+def test_a_passivant_host_that_is_no_atom_is_refused(copper_cluster: Atoms) -> None:
+    capped = copper_cluster.copy()
+    hydrogen = Atoms("H", positions=[capped.positions[0] + (0.0, 0.0, 1.5)])
+    hydrogen.arrays[keys.REGION] = np.array([keys.REGION_PASSIVANT])
+    hydrogen.arrays[keys.PASSIVANT_HOST] = np.array([len(capped) + 5])
+    capped.extend(hydrogen)
+    rigid = RelaxationConfig(max_steps=5, unknown_passivant="rigid")
+    with pytest.raises(ValueError, match="passivant_host"):
+        relax_buffer(capped, CopperOnlyEMT(), rigid)
 
 
 def test_relaxation_is_skipped_by_default_when_the_model_lacks_the_passivant(

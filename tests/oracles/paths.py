@@ -11,6 +11,7 @@ FAILURE_CASES = (
     "scf_not_converged",
     "max_seconds",
     "smearing_needed",
+    "metal_fixed_occupations",
     "s_matrix",
     "more_bands_than_pws",
     "bands_not_converged",

@@ -15,39 +15,93 @@ from pyacemaker_fw.oracles.espresso.handlers import (
     SmearingHandler,
     WalltimeHandler,
     default_handlers,
+    occupation_levels,
+    smearing_band_count,
 )
 from pyacemaker_fw.oracles.espresso.inputs import PwInput
 from tests.oracles.paths import FAILURE_CASES
 
 CaseCopier = Callable[[str], Path]
 
-HANDLER_OF_CASE: dict[str, type[PwErrorHandler]] = {
-    "scf_not_converged": ScfConvergenceHandler,
-    "max_seconds": WalltimeHandler,
-    "smearing_needed": SmearingHandler,
-    "s_matrix": DiagonalizationHandler,
-    "more_bands_than_pws": DiagonalizationHandler,
-    "bands_not_converged": BandsNotConvergedHandler,
+HANDLERS_OF_CASE: dict[str, set[type[PwErrorHandler]]] = {
+    # with fixed occupations an unconverged SCF may be a metal: smearing goes on as well
+    "scf_not_converged": {ScfConvergenceHandler, SmearingHandler},
+    "max_seconds": {WalltimeHandler},
+    "smearing_needed": {SmearingHandler},
+    "metal_fixed_occupations": {SmearingHandler},
+    "s_matrix": {DiagonalizationHandler},
+    "more_bands_than_pws": {DiagonalizationHandler},
+    "bands_not_converged": {BandsNotConvergedHandler},
 }
 
 
 @pytest.mark.parametrize("case", FAILURE_CASES)
-def test_exactly_the_matching_handler_fires_on_each_real_failure(
+def test_exactly_the_matching_handlers_fire_on_each_real_failure(
     case: str, captured_run: CaseCopier
 ) -> None:
     directory = captured_run(case)
     fired = {type(handler) for handler in default_handlers() if handler.check(str(directory))}
-    assert fired == {HANDLER_OF_CASE[case]}
+    assert fired == HANDLERS_OF_CASE[case]
 
 
-def test_no_handler_fires_on_a_converged_run(captured_run: CaseCopier) -> None:
+def test_no_handler_fires_on_a_converged_insulator(captured_run: CaseCopier) -> None:
     directory = captured_run("converged")
+    text = (directory / "pw.out").read_text()
+    highest, lowest = occupation_levels(text) or (0.0, 0.0)
+    assert lowest - highest > 0.3  # Si2: a gap of 0.35 eV on this grid
     assert not any(handler.check(str(directory)) for handler in default_handlers())
+
+
+def test_an_even_count_metal_that_converged_with_fixed_occupations_gets_smearing(
+    captured_run: CaseCopier,
+) -> None:
+    # Al2 converges with fixed occupations to an energy 0.9 eV above the smeared one, and
+    # pw.x says nothing: only its band edges, which overlap, give it away
+    directory = captured_run("metal_fixed_occupations")
+    text = (directory / "pw.out").read_text()
+    assert "convergence has been achieved" in text
+    highest, lowest = occupation_levels(text) or (0.0, 0.0)
+    assert highest > lowest + 4.0
+    record, corrected = _corrected(SmearingHandler(smearing="mv", degauss=0.01), directory)
+    assert len(record["errors"]) == 1
+    assert "highest occupied level (11.1988 eV)" in record["errors"][0]
+    assert corrected.get("system", "occupations") == "smearing"
+    assert corrected.get("system", "smearing") == "mv"
+    # 6 electrons: pw.x's own smearing default of 7 bands equals what the input already had
+    assert corrected.get("system", "nbnd") == 7
+
+
+def test_smearing_after_a_walltime_restart_starts_from_scratch(captured_run: CaseCopier) -> None:
+    directory = captured_run("metal_fixed_occupations")
+    pw_input = PwInput.read(directory / "pw.in")
+    pw_input.set("control", "restart_mode", "restart")
+    pw_input.write(directory / "pw.in")
+    _, corrected = _corrected(SmearingHandler(), directory)
+    assert corrected.get("control", "restart_mode") is None
+
+
+def test_smearing_brings_enough_empty_bands() -> None:
+    assert smearing_band_count(6.0) == 7  # 3 occupied + 4
+    assert smearing_band_count(256.0) == 154  # 20 % more than 128
+    assert smearing_band_count(3.0) == 6  # 2 partly occupied + 4
 
 
 def _corrected(handler: PwErrorHandler, directory: Path) -> tuple[dict[str, object], PwInput]:
     record = handler.correct(str(directory))
     return record, PwInput.read(directory / "pw.in")
+
+
+def test_an_unconverged_fixed_occupation_run_gets_smearing_and_gentler_mixing(
+    captured_run: CaseCopier,
+) -> None:
+    directory = captured_run("scf_not_converged")
+    smearing_record = SmearingHandler().correct(str(directory))
+    scf_record = ScfConvergenceHandler().correct(str(directory))
+    corrected = PwInput.read(directory / "pw.in")
+    assert smearing_record["errors"] == ["convergence NOT achieved after   3 iterations: stopping"]
+    assert corrected.get("system", "occupations") == "smearing"
+    assert scf_record["actions"]
+    assert corrected.get("electrons", "mixing_beta") == pytest.approx(0.25)
 
 
 def test_scf_handler_lowers_beta_raises_steps_then_switches_mixing(

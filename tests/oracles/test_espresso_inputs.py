@@ -10,13 +10,20 @@ from ase.build import bulk, molecule
 
 from pyacemaker_fw.config import EspressoConfig
 from pyacemaker_fw.oracles.espresso.inputs import (
-    PseudopotentialError,
+    EMPTY_BANDS,
     PwInput,
     build_pw_input,
     fortran_value,
     kpoint_grid,
     settings_summary,
 )
+from pyacemaker_fw.oracles.espresso.pseudopotentials import (
+    PseudopotentialError,
+    read_upf_header,
+    valence_electrons,
+)
+
+PSEUDO_DIR = Path("/usr/share/espresso/pseudo")
 
 
 def _si2() -> Atoms:
@@ -65,6 +72,14 @@ def test_cluster_input_is_gamma_isolated_without_stress() -> None:
     }
 
 
+def test_fixed_occupations_get_empty_bands_to_show_the_gap() -> None:
+    pw_input = build_pw_input(_si2(), EspressoConfig(smearing=None))
+    assert pw_input.get("system", "occupations") == "fixed"
+    assert pw_input.get("system", "nbnd") == 8 // 2 + EMPTY_BANDS  # 2 Si × 4 valence electrons
+    smeared = build_pw_input(_si2(), EspressoConfig())
+    assert smeared.get("system", "nbnd") is None  # pw.x picks its own for smearing
+
+
 def test_fixed_occupations_limits_and_overrides() -> None:
     config = EspressoConfig(smearing=None, max_seconds=100.0, ecutrho=150.0)
     pw_input = build_pw_input(_si2(), config, {"system": {"nbnd": 12}})
@@ -81,6 +96,34 @@ def test_missing_pseudopotential_is_named() -> None:
     absent = EspressoConfig(pseudopotentials={"Si": "Si.nothing.UPF"})
     with pytest.raises(PseudopotentialError, match=r"Si\.nothing\.UPF"):
         build_pw_input(_si2(), absent)
+
+
+def test_upf_headers_of_both_versions_give_element_and_valence() -> None:
+    v2 = read_upf_header(PSEUDO_DIR / "Si.pbe-rrkj.UPF")
+    assert (v2.element, v2.z_valence, v2.version) == ("Si", 4.0, 2)
+    v1 = read_upf_header(PSEUDO_DIR / "Si.rel-pbe-rrkj.UPF")
+    assert (v1.element, v1.z_valence, v1.version) == ("Si", 4.0, 1)
+    assert read_upf_header(PSEUDO_DIR / "H.pbe-kjpaw.UPF").element == "H"  # element=" H"
+    cluster = molecule("SiH4")
+    assert valence_electrons(cluster, EspressoConfig()) == 8.0
+
+
+def test_a_pseudopotential_of_another_element_is_refused() -> None:
+    wrong = EspressoConfig(pseudopotentials={"Si": "Al.pz-vbc.UPF"})
+    with pytest.raises(PseudopotentialError, match=r"maps Si to Al\.pz-vbc\.UPF.*for Al"):
+        build_pw_input(_si2(), wrong)
+
+
+@pytest.mark.parametrize(
+    ("keep", "why"),
+    [(0, "no <PP_HEADER>"), (400, "no <PP_HEADER>"), (60_000, "cut short")],
+)
+def test_a_truncated_pseudopotential_is_refused(tmp_path: Path, keep: int, why: str) -> None:
+    name = "Si.pbe-rrkj.UPF"
+    (tmp_path / name).write_bytes((PSEUDO_DIR / name).read_bytes()[:keep])
+    config = EspressoConfig(pseudo_dir=tmp_path, pseudopotentials={"Si": name})
+    with pytest.raises(PseudopotentialError, match=why):
+        build_pw_input(_si2(), config)
 
 
 def test_a_cluster_without_a_box_is_refused() -> None:

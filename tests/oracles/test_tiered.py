@@ -69,7 +69,7 @@ class RecordingDFT(BaseOracle):
 
 
 def _oracle(dft: BaseOracle | None, policy: str = "qe") -> TieredOracle:
-    config = TieredOracleConfig(threshold_call_dft=THRESHOLD)
+    config = TieredOracleConfig(force_spread_threshold=THRESHOLD)
     return TieredOracle(_mocked_mace(), dft, config, policy)  # type: ignore[arg-type]
 
 
@@ -90,7 +90,7 @@ def test_dft_is_called_only_above_the_threshold() -> None:
 
 def test_nothing_uncertain_means_no_dft_call() -> None:
     dft = RecordingDFT()
-    config = TieredOracleConfig(threshold_call_dft=1.0)
+    config = TieredOracleConfig(force_spread_threshold=1.0)
     oracle = TieredOracle(_mocked_mace(), dft, config)  # type: ignore[arg-type]
     assert len(oracle.label(_structures())) == 5
     assert dft.calls == []
@@ -109,7 +109,7 @@ def test_energy_spread_alone_sends_a_structure_to_dft() -> None:
 
     mace.label.side_effect = label_with_energy_spread
     dft = RecordingDFT()
-    config = TieredOracleConfig(threshold_call_dft=THRESHOLD, energy_threshold_call_dft=0.02)
+    config = TieredOracleConfig(force_spread_threshold=THRESHOLD, energy_spread_threshold=0.02)
     labelled = TieredOracle(mace, dft, config).label(_structures()[:2])
     assert dft.calls == [[1]]
     assert labelled[1].info[keys.ENERGY_UNCERTAINTY] == 0.5
@@ -144,7 +144,7 @@ def test_real_committee_sends_only_the_distorted_cell_to_the_reference() -> None
     calm.rattle(0.02, seed=4)
     distorted = calm.copy()
     distorted.positions[0] += (0.6, 0.5, 0.4)
-    config = TieredOracleConfig(threshold_call_dft=0.3)
+    config = TieredOracleConfig(force_spread_threshold=0.3)
     oracle = TieredOracle(MACEManager.from_paths(MACE_COMMITTEE), stillinger_weber_si(), config)
     mace_label, reference_label = oracle.label([calm, distorted])
     assert mace_label.info[keys.LABEL_SOURCE] == "mace"
@@ -158,7 +158,7 @@ def test_built_from_the_campaign_oracle_section(tmp_path: Path) -> None:
     config = OracleConfig(
         qe=EspressoConfig(command=">>pw_cmd<<"),
         mace=MACEConfig(model_paths=[str(path) for path in MACE_COMMITTEE]),
-        tiered=TieredOracleConfig(threshold_call_dft=0.2),
+        tiered=TieredOracleConfig(force_spread_threshold=0.2),
     )
     tiered = build_tiered_oracle(config, tmp_path, env={"pw_cmd": "pw.x"})
     assert isinstance(tiered.dft, EspressoOracle) and tiered.dft.argv == ["pw.x"]

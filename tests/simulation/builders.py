@@ -27,3 +27,22 @@ def si_cell(repeat: int = 2, rattle: float = 0.05, seed: int = 3) -> Atoms:
     atoms = bulk("Si", "diamond", a=5.431, cubic=True).repeat((repeat, repeat, repeat))
     atoms.rattle(rattle, seed=seed)
     return atoms
+
+
+def nan_active_set(source: PotentialFiles, target: Path) -> PotentialFiles:
+    """The same potential with a NaN row in its active set: forces stay finite, gamma does not."""
+    assert source.asi is not None
+    with np.load(source.asi) as stored:
+        matrices = {element: np.array(stored[element]) for element in stored.files}
+    for matrix in matrices.values():
+        matrix[0, :] = np.nan
+    with target.open("wb") as handle:
+        np.savez(handle, **matrices)  # a file handle keeps the .asi name (no .npz appended)
+    return PotentialFiles(yaml=source.yaml, asi=target)
+
+
+def vacancy_cell(repeat: int = 3) -> Atoms:
+    """Perfect diamond Si with atom 0 removed: the test ACE extrapolates there (gamma > 100)."""
+    atoms = bulk("Si", "diamond", a=5.431, cubic=True).repeat((repeat, repeat, repeat))
+    del atoms[0]
+    return atoms

@@ -5,6 +5,10 @@ Cells hold 64 Si atoms (216 for the soft start) and runs a few hundred steps.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -16,16 +20,17 @@ from ase.md.verlet import VelocityVerlet
 
 from pyacemaker_fw.config import ActiveLearningThresholds, MDConfig
 from pyacemaker_fw.core import keys
-from pyacemaker_fw.core.models import MDResult, MDStatus, PotentialFiles
+from pyacemaker_fw.core.models import FailureKind, MDResult, MDStatus, PotentialFiles
+from pyacemaker_fw.simulation import newest_restart
 from pyacemaker_fw.simulation.engine import (
     VELOCITY_METAL_TO_ASE,
     LammpsEngine,
-    read_meta,
     read_restart_state,
     read_thermo,
 )
 from pyacemaker_fw.simulation.lammps_runtime import has_native_pace, open_lammps
-from tests.simulation.builders import si_cell
+from pyacemaker_fw.simulation.restarts import read_meta, verified_meta
+from tests.simulation.builders import nan_active_set, si_cell, vacancy_cell
 
 pytestmark = pytest.mark.engine
 
@@ -64,7 +69,8 @@ def hot_halt(ace_si: PotentialFiles, tmp_path_factory: pytest.TempPathFactory) -
 
 
 def test_hot_run_halts_for_uncertainty_at_a_frame_beyond_the_threshold(hot_halt: MDResult) -> None:
-    assert hot_halt.status == MDStatus.HALTED_UNCERTAIN
+    assert hot_halt.status == MDStatus.HALTED_UNCERTAIN  # a DFT request, not a blow-up
+    assert hot_halt.failure is None
     assert 0 < hot_halt.step < 3000
     last = hot_halt.trace[-1]
     assert last.step == hot_halt.step
@@ -93,6 +99,94 @@ def test_halted_run_leaves_a_restart_at_the_halting_step(
     assert meta is not None
     assert meta.elements == ["Si"]
     assert meta.step == hot_halt.step
+
+
+def test_start_beyond_the_ceiling_halts_at_the_start_step_in_every_field(
+    ace_si: PotentialFiles, tmp_path: Path
+) -> None:
+    """A vacancy the test ACE never saw: gamma about 170 at step 0, above the default ceiling."""
+    start = vacancy_cell(2)
+    result = LammpsEngine(MDConfig(), ActiveLearningThresholds()).run(start, ace_si, tmp_path, 200)
+    assert result.status == MDStatus.HALTED_CEILING
+    assert result.failure is None
+    (check,) = result.trace
+    assert check.decision == "hard_ceiling"
+    assert check.gamma_max > ActiveLearningThresholds().hard_ceiling
+    assert result.reason.endswith("at step 0")
+    assert "hard_ceiling" in result.reason
+    assert result.step == check.step == 0
+
+    assert result.frame_file is not None and result.frame_file.name == "frame.0.extxyz"
+    frame = read(result.frame_file)
+    assert frame.info[keys.MD_STEP] == 0
+    assert frame.arrays[keys.GAMMA].max() == pytest.approx(check.gamma_max)
+    assert np.abs(frame.positions - start.positions).max() < 1e-6  # not a single step taken
+    assert result.candidate_atoms == check.candidates
+
+    assert result.restart_file is not None
+    state, _ = read_restart_state(result.restart_file)
+    meta = read_meta(result.restart_file)
+    assert state.step == 0
+    assert meta is not None and meta.step == 0
+
+
+def test_non_finite_gamma_ends_the_run_instead_of_reading_as_continue(
+    ace_si: PotentialFiles, tmp_path: Path
+) -> None:
+    broken = nan_active_set(ace_si, tmp_path / "nan.asi")
+    result = LammpsEngine(MDConfig(), QUIET).run(si_cell(), broken, tmp_path / "md", 100)
+    assert result.status == MDStatus.FAILED
+    assert result.failure == FailureKind.NON_FINITE
+    assert result.reason.startswith("non-finite gamma at step 0 (atoms 0, 1, 2")
+    assert result.step == 0
+    assert result.trace == []  # no decision was taken on a NaN
+    assert result.restart_file is None  # started from atoms, nothing good was written
+
+
+def test_killed_run_resumes_from_its_newest_vouched_restart(
+    ace_si: PotentialFiles, tmp_path: Path
+) -> None:
+    """A job killed mid-run (a wall-time limit) leaves restarts; a rerun finds the good one."""
+    md = MDConfig(temperature=1200.0, check_interval=10, restart_interval=50)
+    workdir = tmp_path / "killed"
+    script = (
+        "import sys; from pathlib import Path\n"
+        "from pyacemaker_fw.config import ActiveLearningThresholds, MDConfig\n"
+        "from pyacemaker_fw.core.models import PotentialFiles\n"
+        "from pyacemaker_fw.simulation.engine import LammpsEngine\n"
+        "from tests.simulation.builders import si_cell\n"
+        f"md = MDConfig.model_validate_json({md.model_dump_json()!r})\n"
+        f"quiet = ActiveLearningThresholds.model_validate_json({QUIET.model_dump_json()!r})\n"
+        f"potential = PotentialFiles.model_validate_json({ace_si.model_dump_json()!r})\n"
+        f"LammpsEngine(md, quiet).run(si_cell(), potential, Path({str(workdir)!r}), 10**7)\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    environment = {**os.environ, "PYTHONPATH": str(root), "OMP_NUM_THREADS": "1"}
+    job = subprocess.Popen([sys.executable, "-c", script], env=environment, cwd=root)
+    try:
+        deadline = time.monotonic() + 120
+        while len(list(workdir.glob("md.*.restart.json"))) < 2 and time.monotonic() < deadline:
+            assert job.poll() is None, "the MD job ended before it was killed"
+            time.sleep(0.05)
+    finally:
+        job.kill()
+        job.wait()
+
+    restart = newest_restart(workdir)
+    assert restart is not None
+    state, _ = read_restart_state(restart)
+    assert state.step >= 100 and state.step % md.restart_interval == 0
+    rerun = LammpsEngine(md, QUIET).run(restart, ace_si, workdir, 20)
+    assert rerun.status == MDStatus.COMPLETED
+    assert rerun.step == state.step + 20
+    assert rerun.log_file is not None and "langevin" not in rerun.log_file.read_text()
+
+    never_killed = LammpsEngine(md, QUIET).run(si_cell(), ace_si, tmp_path / "whole", rerun.step)
+    assert rerun.restart_file is not None and never_killed.restart_file is not None
+    resumed, _ = read_restart_state(rerun.restart_file)
+    expected, _ = read_restart_state(never_killed.restart_file)
+    assert np.array_equal(resumed.positions, expected.positions)
+    assert np.array_equal(resumed.velocities, expected.velocities)
 
 
 def test_paused_and_resumed_run_is_bitwise_equal_to_an_uninterrupted_one(
@@ -230,10 +324,13 @@ def test_too_close_pair_fails_and_the_last_good_restart_resumes(
     strict = MDConfig(temperature=2500.0, check_interval=5, restart_interval=10, min_distance=2.0)
     failed = LammpsEngine(strict, QUIET).run(si_cell(), ace_si, tmp_path / "bad", 2000)
     assert failed.status == MDStatus.FAILED
+    assert failed.failure == FailureKind.TOO_CLOSE
     assert "closer than min_distance" in failed.reason
     assert failed.restart_file is not None
     state, _ = read_restart_state(failed.restart_file)
-    assert 0 < state.step < failed.step
+    # The last restart that a clean check (the last one in the trace) and its output followed.
+    assert 0 < state.step <= failed.trace[-1].step < failed.step
+    assert verified_meta(failed.restart_file) is not None
     assert failed.frame_file is not None
     assert read(failed.frame_file).get_all_distances(mic=True)[np.triu_indices(64, 1)].min() < 2.0
 
@@ -248,8 +345,9 @@ def test_non_finite_forces_end_the_run_with_a_reason(
 ) -> None:
     result = LammpsEngine(MDConfig(), QUIET).run(si_cell(), ace_si_corrupt, tmp_path, 100)
     assert result.status == MDStatus.FAILED
-    assert "non-finite" in result.reason
-    assert result.step <= 1
+    assert result.failure == FailureKind.NON_FINITE
+    assert result.reason.startswith("non-finite ACE ")
+    assert result.step == 0  # found in the check of the start, before any step
     assert result.restart_file is None  # nothing good was ever written
 
 
@@ -258,7 +356,21 @@ def test_coincident_atoms_fail_as_a_too_close_pair(ace_si: PotentialFiles, tmp_p
     atoms.positions[1] = atoms.positions[0]
     result = LammpsEngine(MDConfig(), QUIET).run(atoms, ace_si, tmp_path, 100)
     assert result.status == MDStatus.FAILED
-    assert "0.000 Å < 1 Å" in result.reason
+    assert result.failure == FailureKind.TOO_CLOSE
+    assert result.reason == "atoms closer than min_distance: 0.000 Å < 1 Å at step 0"
+
+
+def test_pair_ace_itself_refuses_fails_as_too_close_in_the_same_words(
+    ace_si: PotentialFiles, tmp_path: Path
+) -> None:
+    """Below min_distance's reach, pyace raises ML-PACE's own error; the reason says too close."""
+    atoms = si_cell()
+    atoms.positions[1] = atoms.positions[0] + [1e-4, 0.0, 0.0]
+    result = LammpsEngine(MDConfig(min_distance=1e-5), QUIET).run(atoms, ace_si, tmp_path, 100)
+    assert result.status == MDStatus.FAILED
+    assert result.failure == FailureKind.TOO_CLOSE
+    assert result.reason.startswith("atoms too close for ACE to evaluate at step 0 (ValueError")
+    assert "Encountered very small distance" in result.reason
 
 
 def test_atom_escaping_a_fixed_box_fails_as_lost(ace_si: PotentialFiles, tmp_path: Path) -> None:
@@ -271,7 +383,8 @@ def test_atom_escaping_a_fixed_box_fails_as_lost(ace_si: PotentialFiles, tmp_pat
     md = MDConfig(check_interval=10, restart_interval=20)
     result = LammpsEngine(md, QUIET).run(cluster, ace_si, tmp_path, 200)
     assert result.status == MDStatus.FAILED
-    assert "Lost atoms" in result.reason
+    assert result.failure == FailureKind.LOST_ATOMS
+    assert result.reason.startswith("lost atoms at step")
     assert result.step <= 20
 
 

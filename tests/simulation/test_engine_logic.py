@@ -11,13 +11,12 @@ from ase.build import bulk
 
 from pyacemaker_fw.simulation.backends import PotentialInfo
 from pyacemaker_fw.simulation.engine import (
-    RestartMeta,
     _start_from_atoms,
     _start_from_restart,
     _unpack_images,
-    meta_path,
     read_thermo,
 )
+from pyacemaker_fw.simulation.restarts import RestartMeta, meta_path
 
 INFO = PotentialInfo(elements=("O", "Si"), cutoff=5.0, yaml_sha256="abc", asi_sha256="def")
 

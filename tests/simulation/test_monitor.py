@@ -89,3 +89,13 @@ def test_trace_keeps_every_decision_in_order() -> None:
     assert [check.step for check in monitor.trace] == [0, 10, 20, 30, 40, 50]
     assert [check.gamma_max for check in monitor.trace] == maxima
     assert monitor.trace[-1].gamma_smoothed == pytest.approx(np.mean(maxima[-5:]))
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_non_finite_gamma_is_refused_not_read_as_continue(bad: float) -> None:
+    """NaN compares false with every threshold; deciding on it would always say continue."""
+    monitor = UncertaintyMonitor(THRESHOLDS)
+    with pytest.raises(ValueError, match=r"gamma at step 30 is not finite for atoms \[1\]"):
+        monitor.observe(30, [1.0, bad, 2.0])
+    assert monitor.trace == []
+    assert not monitor.halted

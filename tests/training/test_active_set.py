@@ -61,9 +61,11 @@ def test_untaught_atoms_stay_out_of_the_active_set(tmp_path: Path, small_si: lis
     projections = compute_B_projections(basis, [_bare(atoms) for atoms in small_si])[0]
     weights = np.concatenate([atoms.arrays[keys.FORCE_WEIGHT] for atoms in structures])
     for row in active_rows:
-        nearest = np.argmin(np.linalg.norm(projections - row, axis=1))
-        assert np.allclose(projections[nearest], row, rtol=1e-6, atol=1e-8)
-        assert weights[nearest] > 0
+        # Symmetric cells hold atoms with identical projections (equal to ~1e-16), and which of
+        # those twins the active set took is CPU-dependent: some twin must be a taught atom.
+        twins = np.flatnonzero(np.all(np.isclose(projections, row, rtol=1e-6, atol=1e-8), axis=1))
+        assert twins.size > 0, "an active-set row matches no atom's projection"
+        assert np.any(weights[twins] > 0), f"row matches only untaught atoms {twins.tolist()}"
 
 
 def _bare(atoms: Atoms) -> Atoms:

@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import mongomock
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
@@ -19,7 +18,6 @@ from ase.build import bulk
 from pyacemaker_fw.config import LoopStrategyConfig, TrainerConfig
 from pyacemaker_fw.core import keys
 from pyacemaker_fw.core.models import PotentialFiles, PotentialRecord
-from pyacemaker_fw.core.store import CampaignStore
 from pyacemaker_fw.oracles.reference import CalculatorOracle
 from pyacemaker_fw.training.dataset import read_dataset
 from pyacemaker_fw.training.pacemaker import (
@@ -29,6 +27,8 @@ from pyacemaker_fw.training.pacemaker import (
     held_out_count,
     pacemaker_input,
     read_fit_history,
+    record_version,
+    remove_fit_scratch,
 )
 from pyacemaker_fw.training.replay import ReplayBuffer, replay_count
 
@@ -103,6 +103,77 @@ def test_metrics_count_only_taught_atoms_and_energies(tmp_path: Path) -> None:
     assert metrics.energy_rmse_test is None
 
 
+def test_version_is_the_named_one_else_the_parents_plus_one_else_one() -> None:
+    parent = PotentialRecord(version=3, mode="scratch", files=PotentialFiles(yaml=Path("p.yaml")))
+    assert record_version(None) == 1
+    assert record_version(parent) == 4
+    assert record_version(parent, version=9) == 9
+    assert record_version(None, version=2) == 2
+    with pytest.raises(ValueError, match="greater than its parent's version 3"):
+        record_version(parent, version=3)
+    with pytest.raises(ValueError, match="at least 1"):
+        record_version(None, version=0)
+
+
+def test_a_bad_version_is_refused_before_any_work(tmp_path: Path, small_si: list[Atoms]) -> None:
+    parent = PotentialRecord(version=3, mode="scratch", files=PotentialFiles(yaml=Path("p.yaml")))
+    trainer = PacemakerTrainer(SMALL, ["Si"])
+    with pytest.raises(ValueError, match="version 2"):
+        trainer.train(small_si, tmp_path / "fit", previous=parent, version=2)
+    assert not (tmp_path / "fit").exists()
+
+
+def _sized(path: Path, size: int) -> Path:
+    path.write_bytes(b"x" * size)
+    return path
+
+
+def test_remove_fit_scratch_frees_the_intermediates_and_keeps_the_potential(
+    tmp_path: Path,
+) -> None:
+    kept = [
+        _sized(tmp_path / name, 10)
+        for name in (
+            "potential.yaml",
+            "potential.yace",
+            "potential.asi",
+            "previous.yaml",
+            "input.yaml",
+            "pacemaker.log",
+            "log.txt",
+            "metrics.txt",
+            "test_metrics.txt",
+            "train_ef-distributions.png",
+        )
+    ]
+    removed = [
+        _sized(tmp_path / name, 1000 + index)
+        for index, name in enumerate(
+            (
+                "train.pkl.gz",
+                "train_pred.pckl.gzip",
+                "test_pred.pckl.gzip",
+                "fitting_data_info.pckl.gzip",
+                "test_data_info.pckl.gzip",
+                "interim_potential_0.yaml",
+                "interim_potential_best_cycle.yaml",
+                "ensemble_potential_1.yaml",
+            )
+        )
+    ]
+    assert remove_fit_scratch(tmp_path) == sum(1000 + index for index in range(len(removed)))
+    assert all(path.is_file() for path in kept)
+    assert not any(path.exists() for path in removed)
+    assert remove_fit_scratch(tmp_path) == 0, "a second clean-up finds nothing"
+
+
+def test_remove_fit_scratch_refuses_an_unfinished_fit(tmp_path: Path) -> None:
+    dataset = _sized(tmp_path / "train.pkl.gz", 100)
+    with pytest.raises(FileNotFoundError, match="not a finished fit"):
+        remove_fit_scratch(tmp_path)
+    assert dataset.is_file()
+
+
 # --- real fits --------------------------------------------------------------------------
 def _strained_cells(oracle: CalculatorOracle) -> list[Atoms]:
     cells = []
@@ -121,14 +192,11 @@ def forty(small_si: list[Atoms], sw_oracle: CalculatorOracle) -> list[Atoms]:
 
 @pytest.fixture(scope="module")
 def campaign() -> dict[str, Any]:
-    store = CampaignStore(mongomock.MongoClient().db, "si")
     loop = LoopStrategyConfig(replay_buffer_size=30, new_fraction=0.5)
-    replay = ReplayBuffer.for_store(store, loop, seed=1)
+    replay = ReplayBuffer.for_loop(loop, seed=1)
     lines: list[str] = []
-    trainer = PacemakerTrainer(
-        SMALL, ["Si"], loop=loop, replay=replay, store=store, on_line=lines.append
-    )
-    return {"store": store, "replay": replay, "trainer": trainer, "lines": lines}
+    trainer = PacemakerTrainer(SMALL, ["Si"], loop=loop, replay=replay, on_line=lines.append)
+    return {"replay": replay, "trainer": trainer, "lines": lines}
 
 
 @pytest.fixture(scope="module")
@@ -234,12 +302,10 @@ def test_fit_produces_consistent_yaml_yace_and_active_set(
 
 
 @pytest.mark.engine
-def test_fit_is_recorded_in_the_store_and_seeds_the_replay_buffer(
+def test_first_fit_is_version_one_and_seeds_the_replay_buffer(
     scratch: PotentialRecord, forty: list[Atoms], campaign: dict[str, Any]
 ) -> None:
-    stored = campaign["store"].get_potential(0)
-    assert stored == scratch
-    assert (scratch.version, scratch.parent_version, scratch.mode) == (0, None, "scratch")
+    assert (scratch.version, scratch.parent_version, scratch.mode) == (1, None, "scratch")
     assert scratch.files.yaml.name == "potential.yaml"
     assert (scratch.files.yaml.parent / "input.yaml").is_file()
     assert len(campaign["replay"]) == 30, "the first fit fills the buffer"
@@ -265,10 +331,9 @@ def test_incremental_update_trains_on_new_data_plus_replay_and_remembers_it(
     assert len(trained_on) == len(new_data) + replay_count(len(new_data), 0.5)
     energies = [atoms.get_potential_energy() for atoms in trained_on]
     assert energies[: len(new_data)] == [atoms.get_potential_energy() for atoms in new_data]
-    assert (incremental.version, incremental.parent_version) == (1, 0)
+    assert (incremental.version, incremental.parent_version) == (2, 1)
     assert incremental.mode == "incremental"
     assert incremental.metrics.iterations == SMALL.incremental_iterations
-    assert campaign["store"].latest_potential() == incremental
     buffered = {round(atoms.get_potential_energy(), 8) for atoms in campaign["replay"].structures()}
     assert len(campaign["replay"]) == 30
     assert campaign["replay"].offered == 40 + len(new_data)
@@ -313,7 +378,8 @@ def test_update_of_a_potential_fitted_to_raw_energies(
     previous = PotentialRecord(version=0, mode="scratch", files=PotentialFiles(yaml=in_place))
     config = SMALL.model_copy(update={"incremental_iterations": 3})
     trainer = PacemakerTrainer(config, ["Si"], active_set=False)
-    record = trainer.train(sw_vacancies[:4], tmp_path, previous=previous)
+    record = trainer.train(sw_vacancies[:4], tmp_path, previous=previous, version=4)
+    assert (record.version, record.parent_version) == (4, 0), "the caller names the version"
     start = read_fit_history(tmp_path / "metrics.txt")[0]
     # On a shifted scale the error would be the cohesive energy, about 4.3 eV/atom.
     assert start["rmse_epa"] < 1.0, "eV/atom"
@@ -321,6 +387,41 @@ def test_update_of_a_potential_fitted_to_raw_energies(
     assert (tmp_path / "previous.yaml").read_text() == committed.read_text()
     assert record.files.yaml.read_text() != committed.read_text()
     assert record.metrics.iterations == 3
+
+
+@pytest.mark.engine
+def test_removing_the_scratch_of_a_real_fit_keeps_a_working_potential(
+    tmp_path: Path, scratch: PotentialRecord, forty: list[Atoms]
+) -> None:
+    """On a copy of the scratch fit's folder: what pacemaker leaves behind goes, the potential,
+    its active set and the records of the fit stay and still work."""
+    folder = Path(shutil.copytree(scratch.files.yaml.parent, tmp_path / "fit"))
+    before = {path.name: path.stat().st_size for path in folder.iterdir() if path.is_file()}
+    freed = remove_fit_scratch(folder)
+    after = {path.name for path in folder.iterdir() if path.is_file()}
+    assert freed == sum(size for name, size in before.items() if name not in after)
+    assert {"train.pkl.gz", "train_pred.pckl.gzip", "test_pred.pckl.gzip"} <= set(before) - after
+    assert {"potential.yaml", "potential.yace", "potential.asi", "input.yaml"} <= after
+    assert {"pacemaker.log", "metrics.txt", "test_metrics.txt"} <= after
+    assert not any(name.startswith("interim_potential") for name in after)
+    largest_kept = max(before[name] for name in after)
+    assert freed > largest_kept, "what went was the bulk of the folder"
+    moved = scratch.model_copy(
+        update={
+            "files": PotentialFiles(
+                yaml=folder / "potential.yaml",
+                yace=folder / "potential.yace",
+                asi=folder / "potential.asi",
+            )
+        }
+    )
+    atoms, reference = forty[3].copy(), forty[3].copy()
+    atoms.calc = _ace(moved, active_set=True)
+    reference.calc = _ace(scratch)
+    assert atoms.get_potential_energy() == pytest.approx(reference.get_potential_energy())
+    assert atoms.calc.results["gamma"].max() < 1.1, "the active set still grades known atoms"
+    atoms.calc = _ace(moved, yace=True)
+    assert atoms.get_potential_energy() == pytest.approx(reference.get_potential_energy())
 
 
 # --- zero-weight atoms ------------------------------------------------------------------

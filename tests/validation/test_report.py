@@ -22,8 +22,10 @@ from pyacemaker_fw.validation.models import ShiftedCalculator, label_all
 from pyacemaker_fw.validation.report import (
     ElasticResult,
     MDStressResult,
+    ValidationReport,
     absolute_check,
     lower_bound_check,
+    measurement_failure,
     relative_check,
     upper_bound_check,
 )
@@ -70,12 +72,31 @@ def _md(gamma: float | None, drift: float = 0.1) -> MDStressResult:
 
 
 def test_gamma_is_gated_only_when_a_bound_is_configured() -> None:
-    reported = Validator(ValidationConfig()).md_checks(_md(gamma=40.0))
+    reported = Validator(ValidationConfig(md_max_gamma=None)).md_checks(_md(gamma=40.0))
     assert "md.gamma_max" not in {check.name for check in reported}
     gated = Validator(ValidationConfig(md_max_gamma=25.0)).md_checks(_md(gamma=40.0))
     (gamma,) = [check for check in gated if check.name == "md.gamma_max"]
     assert not gamma.passed
     assert gamma.value == 40.0
+
+
+def test_the_summary_shows_the_gamma_reached_even_when_it_is_not_gated() -> None:
+    report = ValidationReport(model_name="ACE", reference_name="SW", structure="Si2")
+    report.md = _md(gamma=17.7)
+    assert report.summary().splitlines()[-1] == (
+        "  md stress test: 10/10 steps on 64 atoms at 990 K, closest pair 2.00 Å, "
+        "drift 0.1 meV/atom/ps, gamma max 17.7"
+    )
+    assert "no extrapolation grade (the model has none)" in _md(gamma=None).summary()
+
+
+def test_a_property_that_could_not_be_measured_is_a_failed_check() -> None:
+    check = measurement_failure("eos", "no energy minimum")
+    assert not check.passed
+    assert check.message() == "[FAILED] eos: could not be measured; no energy minimum"
+    report = ValidationReport(model_name="a", reference_name="b", structure="Cu", checks=[check])
+    again = ValidationReport.model_validate_json(report.model_dump_json())
+    assert again.checks[0].name == "eos" and not again.passed
 
 
 def test_non_cubic_cells_compare_every_independent_constant() -> None:

@@ -117,6 +117,7 @@ def test_md_stress_test_conserves_energy_and_keeps_atoms_apart(
     assert md.energy_drift < CONFIG.md_max_drift
     assert md.temperature_mean == pytest.approx(CONFIG.md_temperature, rel=0.3)
     assert md.gamma_max is None  # SW has no extrapolation grade
+    assert "no extrapolation grade" in self_report.summary()
 
 
 def test_report_has_plots_and_round_trips_as_json(self_report: ValidationReport) -> None:
@@ -149,10 +150,12 @@ def test_ace_asset_passes_against_sw_and_reports_gamma(tmp_path: Path) -> None:
     potential = PotentialFiles(
         yaml=ASSETS / "ace_si" / "potential.yaml", asi=ASSETS / "ace_si" / "potential.asi"
     )
-    config = CONFIG.model_copy(update={"md_max_gamma": 1000.0})
+    # 25: pacemaker's "halt" level and the campaign's threshold_call_dft
+    config = CONFIG.model_copy(update={"md_max_gamma": 25.0})
     report = validate_potential(potential, sw_oracle(), config, _silicon(), tmp_path, "SW")
     assert report.passed, report.summary()
     assert report.md is not None
+    assert f"gamma max {report.md.gamma_max:.3g}" in report.summary()
     assert report.md.engine == "ase VelocityVerlet on PyACECalculator"
     assert report.md.gamma_max is not None and report.md.gamma_max > 1.0
     assert report.check("md.gamma_max").value == report.md.gamma_max

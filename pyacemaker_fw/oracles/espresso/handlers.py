@@ -12,6 +12,8 @@ captured failures these signatures come from are in ``tests/oracles/data/``.
 
 from __future__ import annotations
 
+import math
+import re
 from abc import abstractmethod
 from pathlib import Path
 from typing import Any, ClassVar
@@ -45,20 +47,25 @@ class PwErrorHandler(ErrorHandler):
     """Base: detects any of ``signatures`` and applies the changes of :meth:`changes`."""
 
     signatures: ClassVar[tuple[str, ...]] = ()
+    problem: ClassVar[str] = "pw.x failed"
+    """The failure this handler corrects, in words, for error messages."""
 
     def __init__(self, input_file: str = INPUT_FILE, output_file: str = OUTPUT_FILE) -> None:
         self.input_file = input_file
         self.output_file = output_file
 
     def check(self, directory: str = "./") -> bool:
-        text = failure_text(directory, self.output_file)
-        return any(signature in text for signature in self.signatures)
+        return bool(self.errors(directory))
+
+    def errors(self, directory: str = "./") -> list[str]:
+        """The lines of the failed run that show this handler's failure; empty if none."""
+        return _matching_lines(failure_text(directory, self.output_file), self.signatures)
 
     def correct(self, directory: str = "./") -> dict[str, Any]:
-        errors = _matching_lines(failure_text(directory, self.output_file), self.signatures)
+        errors = self.errors(directory)
         path = Path(directory) / self.input_file
         pw_input = PwInput.read(path)
-        changes = self.changes(pw_input)
+        changes = self.changes(pw_input, failure_text(directory, self.output_file))
         if not changes:
             return {"errors": errors, "actions": None}
         for (section, key), value in changes.items():
@@ -70,8 +77,9 @@ class PwErrorHandler(ErrorHandler):
         return {"errors": errors, "actions": _actions(self.input_file, changes)}
 
     @abstractmethod
-    def changes(self, pw_input: PwInput) -> Changes:
-        """The namelist keys to set (or :data:`UNSET`); empty when there is nothing to try."""
+    def changes(self, pw_input: PwInput, output: str) -> Changes:
+        """The namelist keys to set (or :data:`UNSET`), given the input and the failed run's
+        output; empty when there is nothing left to try."""
 
 
 def _actions(input_file: str, changes: Changes) -> list[dict[str, Any]]:
@@ -94,6 +102,7 @@ class ScfConvergenceHandler(PwErrorHandler):
     mixing already local.
     """
 
+    problem = "the SCF did not converge"
     signatures = ("convergence NOT achieved after",)
 
     def __init__(
@@ -109,7 +118,7 @@ class ScfConvergenceHandler(PwErrorHandler):
         self.min_steps = min_steps
         self.max_steps = max_steps
 
-    def changes(self, pw_input: PwInput) -> Changes:
+    def changes(self, pw_input: PwInput, output: str) -> Changes:
         beta = float(pw_input.get("electrons", "mixing_beta", 0.7))
         steps = int(pw_input.get("electrons", "electron_maxstep", 100))
         mode = str(pw_input.get("electrons", "mixing_mode", "plain"))
@@ -132,6 +141,7 @@ class WalltimeHandler(PwErrorHandler):
     limit ``factor`` times longer (at least ``min_seconds``), so it can finish.
     """
 
+    problem = "pw.x ran out of its time limit (max_seconds)"
     signatures = ("Maximum CPU time exceeded",)
 
     def __init__(
@@ -145,7 +155,7 @@ class WalltimeHandler(PwErrorHandler):
         self.factor = factor
         self.min_seconds = min_seconds
 
-    def changes(self, pw_input: PwInput) -> Changes:
+    def changes(self, pw_input: PwInput, output: str) -> Changes:
         changes: Changes = {("control", "restart_mode"): "restart"}
         limit = pw_input.get("control", "max_seconds")
         if limit is not None:
@@ -153,10 +163,47 @@ class WalltimeHandler(PwErrorHandler):
         return changes
 
 
-class SmearingHandler(PwErrorHandler):
-    """A metal run with fixed occupations: pw.x stops with 'smearing is needed'."""
+_LEVELS = re.compile(
+    r"highest occupied, lowest unoccupied level \(ev\):\s*([-+]?\d+\.\d+)\s*([-+]?\d+\.\d+)"
+)
+_ELECTRONS = re.compile(r"number of electrons\s*=\s*([-+]?\d+\.?\d*)")
 
+
+def occupation_levels(text: str) -> tuple[float, float] | None:
+    """pw.x's last 'highest occupied, lowest unoccupied level' (eV), printed for fixed
+    occupations when there are empty bands; ``None`` when it printed none."""
+    found = _LEVELS.findall(text)
+    if not found:
+        return None
+    highest, lowest = found[-1]
+    return float(highest), float(lowest)
+
+
+def smearing_band_count(electrons: float) -> int:
+    """pw.x's own default number of bands for a run with smearing: 20 % more than the
+    occupied ones, and at least 4 more."""
+    occupied = math.ceil(electrons / 2 - 1e-6)
+    return max(math.floor(1.2 * electrons / 2 + 0.5), occupied + 4)  # Fortran's NINT
+
+
+class SmearingHandler(PwErrorHandler):
+    """A metal run with fixed occupations: switch smearing on.
+
+    pw.x itself stops ('smearing is needed') only when the electron count is odd. With an even
+    count it runs, and either converges to a state that fills the lowest bands at each k-point
+    separately (Al2: 0.9 eV too high, and nothing in the output says so) or never converges
+    (Al4). So with fixed occupations the handler also fires:
+
+    - when the highest occupied level lies at or above the lowest unoccupied one (the bands
+      overlap, so the system has no gap at this sampling); the input builder adds empty
+      bands to fixed-occupation runs so that pw.x prints both levels;
+    - when the SCF did not converge: smearing goes on first, alongside whatever
+      :class:`ScfConvergenceHandler` changes in the mixing.
+    """
+
+    problem = "a metal ran with fixed occupations"
     signatures = ("smearing is needed",)
+    unconverged = "convergence NOT achieved after"
 
     def __init__(
         self,
@@ -169,14 +216,45 @@ class SmearingHandler(PwErrorHandler):
         self.smearing = smearing
         self.degauss = degauss
 
-    def changes(self, pw_input: PwInput) -> Changes:
+    def errors(self, directory: str = "./") -> list[str]:
+        """Why this run looks like a metal with fixed occupations; empty if it does not."""
+        pw_input = PwInput.read(Path(directory) / self.input_file)
+        if pw_input.get("system", "occupations", "fixed") != "fixed":
+            return []
+        text = failure_text(directory, self.output_file)
+        evidence = _matching_lines(text, (*self.signatures, self.unconverged))
+        levels = occupation_levels(text)
+        if levels is not None and levels[0] >= levels[1]:
+            evidence.append(
+                f"fixed occupations on a metal: the highest occupied level ({levels[0]:.4f} eV) "
+                f"is not below the lowest unoccupied one ({levels[1]:.4f} eV)"
+            )
+        return evidence
+
+    def changes(self, pw_input: PwInput, output: str) -> Changes:
         if pw_input.get("system", "occupations") == "smearing":
             return {}
-        return {
+        changes: Changes = {
             ("system", "occupations"): "smearing",
             ("system", "smearing"): self.smearing,
             ("system", "degauss"): self.degauss,
         }
+        bands = pw_input.get("system", "nbnd")
+        electrons = _electron_count(output)
+        if bands is not None and electrons is not None:
+            # the few empty bands of a fixed-occupation run are too few for a smeared metal
+            needed = smearing_band_count(electrons)
+            if needed > int(bands):
+                changes["system", "nbnd"] = needed
+        if pw_input.get("control", "restart_mode") == "restart":
+            # saved wavefunctions of other occupations and bands cannot seed this run
+            changes["control", "restart_mode"] = UNSET
+        return changes
+
+
+def _electron_count(text: str) -> float | None:
+    found = _ELECTRONS.findall(text)
+    return float(found[0]) if found else None
 
 
 DIAGONALIZATIONS = ("david", "cg", "ppcg")
@@ -197,6 +275,7 @@ class DiagonalizationHandler(PwErrorHandler):
     many bands pw.x refuses with 'more bands than PWs', which conjugate gradients does not need.
     """
 
+    problem = "the iterative diagonalisation broke down"
     signatures = (
         "S matrix not positive definite",
         "problems computing cholesky",
@@ -204,7 +283,7 @@ class DiagonalizationHandler(PwErrorHandler):
         "more bands than PWs",
     )
 
-    def changes(self, pw_input: PwInput) -> Changes:
+    def changes(self, pw_input: PwInput, output: str) -> Changes:
         current = str(pw_input.get("electrons", "diagonalization", "david"))
         following = _next_diagonalization(current)
         return {} if following is None else {("electrons", "diagonalization"): following}
@@ -220,11 +299,12 @@ class BandsNotConvergedHandler(PwErrorHandler):
     any cap on the iterations of the iterative solver so pw.x uses its own default.
     """
 
+    problem = "too many bands did not converge"
     signatures = ("too many bands are not converged",)
 
     max_switches = 2
 
-    def changes(self, pw_input: PwInput) -> Changes:
+    def changes(self, pw_input: PwInput, output: str) -> Changes:
         if self.n_applied_corrections >= self.max_switches:
             return {}  # both solvers failed already
         current = str(pw_input.get("electrons", "diagonalization", "david"))

@@ -12,6 +12,10 @@ Choices made here, and why:
 - Periodic cells get a Monkhorst–Pack grid with ``n_i = ceil(|b_i| / kspacing)``, where
   ``b_i`` are the reciprocal vectors without the 2π (ASE's convention, so ``kspacing`` is in
   units of 2π/Å). A grid of one point is run as Gamma-only, which halves memory and time.
+- Fixed occupations (``smearing: null``) get :data:`EMPTY_BANDS` bands above the occupied
+  ones. pw.x then prints the highest occupied and lowest unoccupied levels. When they
+  overlap, the system is a metal at this sampling, and ``handlers.SmearingHandler`` switches
+  smearing on. With fixed occupations, Al2 converges quietly to an energy 0.9 eV too high.
 """
 
 from __future__ import annotations
@@ -28,6 +32,11 @@ from ase import Atoms
 from ase.io.espresso import read_fortran_namelist, write_espresso_in
 
 from pyacemaker_fw.config import EspressoConfig
+from pyacemaker_fw.core.store import plain_data
+from pyacemaker_fw.oracles.espresso.pseudopotentials import (
+    pseudopotentials_for,
+    valence_electrons,
+)
 
 INPUT_FILE = "pw.in"
 OUTPUT_FILE = "pw.out"
@@ -39,12 +48,11 @@ ISOLATED_CORRECTION = "mt"
 REQUIRED_NAMELISTS = ("control", "system", "electrons")
 NAMELIST_ORDER = (*REQUIRED_NAMELISTS, "ions", "cell")
 _KSPACING_TOLERANCE = 1e-6
+EMPTY_BANDS = 4
+"""Empty bands added to a fixed-occupation run, so that pw.x prints the lowest unoccupied
+level and a metal (no gap) can be told from an insulator."""
 
 Overrides = Mapping[str, Mapping[str, Any]]
-
-
-class PseudopotentialError(ValueError):
-    """An element of the structure has no usable pseudopotential."""
 
 
 @dataclass
@@ -139,25 +147,6 @@ def kpoint_grid(atoms: Atoms, kspacing: float) -> tuple[int, int, int] | None:
     return grid[0], grid[1], grid[2]
 
 
-def check_pseudopotentials(atoms: Atoms, config: EspressoConfig) -> dict[str, str]:
-    """The pseudopotential file of every element present, or an error naming what is missing."""
-    symbols = sorted(set(atoms.get_chemical_symbols()))
-    missing = [symbol for symbol in symbols if symbol not in config.pseudopotentials]
-    if missing:
-        raise PseudopotentialError(
-            f"no pseudopotential for {missing} in oracle.qe.pseudopotentials "
-            f"(has {sorted(config.pseudopotentials)})"
-        )
-    absent = [
-        config.pseudopotentials[symbol]
-        for symbol in symbols
-        if not (config.pseudo_dir / config.pseudopotentials[symbol]).is_file()
-    ]
-    if absent:
-        raise PseudopotentialError(f"pseudopotential files {absent} are not in {config.pseudo_dir}")
-    return {symbol: config.pseudopotentials[symbol] for symbol in symbols}
-
-
 def _namelists(atoms: Atoms, config: EspressoConfig) -> dict[str, dict[str, Any]]:
     periodic = not is_cluster(atoms)
     control: dict[str, Any] = {
@@ -175,7 +164,8 @@ def _namelists(atoms: Atoms, config: EspressoConfig) -> dict[str, dict[str, Any]
         "ecutrho": float(config.ecutrho or 4 * config.ecutwfc),
     }
     if config.smearing is None:
-        system["occupations"] = "fixed"
+        occupied = math.ceil(valence_electrons(atoms, config) / 2 - 1e-6)
+        system.update(occupations="fixed", nbnd=occupied + EMPTY_BANDS)
     else:
         system.update(occupations="smearing", smearing=config.smearing, degauss=config.degauss)
     if not periodic:
@@ -195,7 +185,7 @@ def build_pw_input(
 
     ``overrides`` adds or replaces namelist keys, e.g. ``{"system": {"nbnd": 16}}``.
     """
-    pseudopotentials = check_pseudopotentials(atoms, config)
+    pseudopotentials = pseudopotentials_for(atoms, config)
     if is_cluster(atoms) and atoms.cell.volume < 1e-6:
         raise ValueError(
             "a cluster needs a box: give the Atoms a cell with vacuum (atoms.center(vacuum=...))"
@@ -224,16 +214,10 @@ def settings_summary(pw_input: PwInput) -> dict[str, Any]:
     return {
         "code": "pw.x",
         "namelists": {
-            section: {key: _plain(value) for key, value in values.items()}
+            section: {key: plain_data(value) for key, value in values.items()}
             for section, values in pw_input.namelists.items()
             if values
         },
         "k_points": pw_input.k_points(),
         "pseudopotentials": {words[0]: words[2] for words in species if len(words) >= 3},
     }
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    return value

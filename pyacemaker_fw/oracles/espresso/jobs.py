@@ -40,6 +40,12 @@ class PwJob(Job):
         self.output_file = output_file
         self.stderr_file = stderr_file
         self.threads = threads
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def returncode(self) -> int | None:
+        """How the last pw.x of this job ended (negative: killed by that signal)."""
+        return None if self.process is None else self.process.poll()
 
     @property
     def argv(self) -> list[str]:
@@ -60,7 +66,10 @@ class PwJob(Job):
             (root / self.output_file).open("wb") as stdout,
             (root / self.stderr_file).open("wb") as stderr,
         ):
-            return subprocess.Popen(self.argv, cwd=root, stdout=stdout, stderr=stderr, env=env)
+            self.process = subprocess.Popen(
+                self.argv, cwd=root, stdout=stdout, stderr=stderr, env=env
+            )
+        return self.process
 
     def _archive_previous_attempt(self, root: Path) -> int:
         """Move the last attempt's output next to its input; return the new attempt's number."""

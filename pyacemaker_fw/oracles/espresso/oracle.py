@@ -6,6 +6,10 @@ across calls, so earlier runs are kept) holding ``pw.in``, ``pw.out``, ``custodi
 try). It returns labelled copies carrying energy, forces and,
 for periodic cells, stress, with ``info['oracle_settings']`` (the final namelists, k-points and
 pseudopotentials) and ``info['corrections']`` (custodian's record, by handler).
+
+A structure with a pair of atoms closer than ``min_distance_fraction`` of the sum of their
+covalent radii is refused before pw.x starts (see :mod:`.plausibility`): pw.x would converge
+and return forces of hundreds of eV/Å as a label.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from pyacemaker_fw.core import keys
 from pyacemaker_fw.core.base import BaseOracle
 from pyacemaker_fw.core.labels import attach_labels
 from pyacemaker_fw.oracles.espresso.command import full_command
+from pyacemaker_fw.oracles.espresso.diagnosis import describe_failure
 from pyacemaker_fw.oracles.espresso.handlers import default_handlers
 from pyacemaker_fw.oracles.espresso.inputs import (
     INPUT_FILE,
@@ -38,6 +43,7 @@ from pyacemaker_fw.oracles.espresso.inputs import (
     settings_summary,
 )
 from pyacemaker_fw.oracles.espresso.jobs import PwJob
+from pyacemaker_fw.oracles.espresso.plausibility import MIN_DISTANCE_FRACTION, implausibility
 from pyacemaker_fw.oracles.espresso.validators import PwOutputValidator
 
 logger = logging.getLogger(__name__)
@@ -46,11 +52,23 @@ LARGE_ARTIFACTS = ("*.wfc*", "*.save", "*.mix*")
 
 
 class EspressoRunError(RuntimeError):
-    """pw.x failed on a structure and custodian had no correction left."""
+    """A structure got no label: pw.x failed and custodian had no correction left."""
 
     def __init__(self, directory: Path, reason: str) -> None:
         super().__init__(f"pw.x failed in {directory}: {reason}")
         self.directory = directory
+        self.reason = reason
+
+
+class ImplausibleStructureError(EspressoRunError):
+    """A structure refused before pw.x started, because no label of it could be trusted."""
+
+    def __init__(self, directory: Path, formula: str, reason: str) -> None:
+        RuntimeError.__init__(
+            self, f"{formula} refused before pw.x ran ({directory.name}): {reason}"
+        )
+        self.directory = directory
+        self.reason = reason
 
 
 class EspressoOracle(BaseOracle):
@@ -58,8 +76,10 @@ class EspressoOracle(BaseOracle):
 
     ``command`` is an already resolved argv (what a FireTask got from the FWorker env); without
     it ``config.command`` is resolved against ``env``. ``overrides`` adds namelist keys to every
-    input. With ``skip_failures`` a structure that cannot be fixed is left out of the result
-    (and listed in :attr:`failures`) instead of raising :class:`EspressoRunError`.
+    input. With ``skip_failures`` a structure that cannot be fixed, or is refused, is left out
+    of the result (and listed in :attr:`failures`) instead of raising :class:`EspressoRunError`.
+    ``min_distance_fraction`` sets the closest pair allowed, as a fraction of the sum of the two
+    covalent radii.
     """
 
     name = "qe"
@@ -72,13 +92,15 @@ class EspressoOracle(BaseOracle):
         env: Mapping[str, Any] | None = None,
         overrides: Overrides | None = None,
         skip_failures: bool = False,
+        min_distance_fraction: float = MIN_DISTANCE_FRACTION,
     ) -> None:
         self.config = config
         self.workdir = Path(workdir)
         pw_command = config.command if command is None else list(command)
-        self.argv = full_command(pw_command, config.mpi_command, env)
+        self.argv = full_command(pw_command, config.mpi_argv(), env)
         self.overrides = overrides
         self.skip_failures = skip_failures
+        self.min_distance_fraction = min_distance_fraction
         self.failures: list[EspressoRunError] = []
 
     def label(self, structures: Sequence[Atoms]) -> list[Atoms]:
@@ -103,11 +125,18 @@ class EspressoOracle(BaseOracle):
         return self.workdir / f"{taken:04d}_{atoms.get_chemical_formula()}"
 
     def label_one(self, atoms: Atoms, directory: Path) -> Atoms:
-        """Run one structure in ``directory`` (emptied first) and return its labelled copy."""
+        """Run one structure in ``directory`` (emptied first) and return its labelled copy.
+
+        A structure refused before the run (implausible, or without a usable pseudopotential)
+        leaves no directory behind."""
         directory = Path(directory)
+        reason = implausibility(atoms, self.min_distance_fraction)
+        if reason is not None:
+            raise ImplausibleStructureError(directory, atoms.get_chemical_formula(), reason)
+        pw_input = build_pw_input(atoms, self.config, self.overrides)
         shutil.rmtree(directory, ignore_errors=True)
         directory.mkdir(parents=True)
-        build_pw_input(atoms, self.config, self.overrides).write(directory / INPUT_FILE)
+        pw_input.write(directory / INPUT_FILE)
         self._run_custodian(directory)
         result = read_final_frame(directory / OUTPUT_FILE)
         settings = settings_summary(PwInput.read(directory / INPUT_FILE))
@@ -129,9 +158,10 @@ class EspressoOracle(BaseOracle):
 
     def _run_custodian(self, directory: Path) -> None:
         smearing = self.config.smearing or "mv"
+        job = PwJob(self.argv)
         custodian = Custodian(
             default_handlers(smearing=smearing, degauss=self.config.degauss),
-            [PwJob(self.argv)],
+            [job],
             [PwOutputValidator()],
             # custodian counts corrections: N of them need N + 1 attempts.
             max_errors=self.config.max_corrections + 1,
@@ -140,7 +170,8 @@ class EspressoOracle(BaseOracle):
         try:
             custodian.run()
         except CustodianError as error:
-            raise EspressoRunError(directory, str(error)) from error
+            reason = describe_failure(directory, error, job.returncode)
+            raise EspressoRunError(directory, reason) from error
 
 
 def read_final_frame(path: Path) -> Atoms:

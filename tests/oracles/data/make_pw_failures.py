@@ -15,6 +15,7 @@ import json
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,8 @@ from pyacemaker_fw.oracles.espresso.inputs import (
     CRASH_FILE,
     INPUT_FILE,
     OUTPUT_FILE,
+    STDERR_FILE,
+    PwInput,
     build_pw_input,
 )
 from pyacemaker_fw.oracles.espresso.jobs import PwJob
@@ -41,12 +44,24 @@ class Case:
     atoms: Atoms
     config: dict[str, Any]
     overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+    damage: Callable[[Path], None] | None = None
+    """Spoils the written run folder before pw.x starts (for faults the builder refuses)."""
 
 
 def _si2() -> Atoms:
+    # 0.01 Å keeps a 0.35 eV gap on the 2x2x2 grid; at 0.05 Å the bands overlap (a metal)
     atoms = bulk("Si", "diamond", a=5.431)
-    atoms.rattle(0.05, seed=3)
+    atoms.rattle(0.01, seed=3)
     return atoms
+
+
+def _empty_pseudopotential(run_dir: Path) -> None:
+    """An empty Si.pbe-rrkj.UPF in ./pseudo, which pw.x reports as 'not readable'."""
+    (run_dir / "pseudo").mkdir()
+    (run_dir / "pseudo" / PSEUDOPOTENTIALS["Si"]).write_text("")
+    pw_input = PwInput.read(run_dir / INPUT_FILE)
+    pw_input.set("control", "pseudo_dir", "./pseudo")
+    pw_input.write(run_dir / INPUT_FILE)
 
 
 def _box(symbol: str, length: float, separation: float) -> Atoms:
@@ -62,6 +77,17 @@ def _box(symbol: str, length: float, separation: float) -> Atoms:
 SI = {"ecutwfc": 20.0, "kspacing": 0.2, "smearing": None}
 CASES = {
     "converged": Case("Si2, 2x2x2 k, fixed occupations: a normal run", _si2(), SI),
+    "metal_fixed_occupations": Case(
+        "fcc Al2 (6 electrons) with fixed occupations: converges, but the bands overlap",
+        bulk("Al", "fcc", a=4.05).repeat((2, 1, 1)),
+        {"ecutwfc": 15.0, "kspacing": 0.1, "smearing": None},
+    ),
+    "empty_pseudopotential": Case(
+        "Si2 whose Si.pbe-rrkj.UPF is an empty file",
+        _si2(),
+        SI,
+        damage=_empty_pseudopotential,
+    ),
     "scf_not_converged": Case("Si2 with electron_maxstep=3", _si2(), {**SI, "electron_maxstep": 3}),
     "max_seconds": Case("Si2 with max_seconds=0.01", _si2(), {**SI, "max_seconds": 0.01}),
     "smearing_needed": Case(
@@ -95,14 +121,16 @@ def capture(name: str, case: Case, scratch: Path) -> int:
     run_dir = scratch / name
     run_dir.mkdir()
     build_pw_input(case.atoms, config, case.overrides).write(run_dir / INPUT_FILE)
+    if case.damage is not None:
+        case.damage(run_dir)
     job = PwJob(["pw.x"])
     job.setup(str(run_dir))
     exit_code = job.run(str(run_dir)).wait()
     target = DATA / name
     shutil.rmtree(target, ignore_errors=True)
     target.mkdir()
-    for file_name in (INPUT_FILE, OUTPUT_FILE, CRASH_FILE):
-        if (run_dir / file_name).exists():
+    for file_name in (INPUT_FILE, OUTPUT_FILE, CRASH_FILE, STDERR_FILE):
+        if (run_dir / file_name).exists() and (run_dir / file_name).stat().st_size:
             shutil.copy(run_dir / file_name, target / file_name)
     return exit_code
 
@@ -113,7 +141,7 @@ def main() -> None:
         for name, case in CASES.items():
             exit_code = capture(name, case, Path(scratch))
             cases[name] = {"description": case.description, "exit_code": exit_code}
-            print(f"{name:22s} exit {exit_code:4d}  {case.description}")
+            print(f"{name:24s} exit {exit_code:4d}  {case.description}")
     version = subprocess.run(
         ["dpkg-query", "-W", "-f=${Version}", "quantum-espresso"],
         capture_output=True,

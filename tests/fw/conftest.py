@@ -1,0 +1,24 @@
+"""A small real campaign (workflows/si_fast.yaml: Stillinger-Weber for DFT and MACE)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pyacemaker_fw.config import CampaignConfig, load_config
+
+ROOT = Path(__file__).resolve().parents[2]
+SI_FAST = ROOT / "workflows" / "si_fast.yaml"
+
+
+def si_fast_config(folder: Path, **sections: dict[str, Any]) -> CampaignConfig:
+    """si_fast with its campaign folder in ``folder`` and ``sections`` merged over it."""
+    data = yaml.safe_load(SI_FAST.read_text())
+    data["workdir"] = str(folder / "campaign")
+    for name, values in sections.items():
+        data[name] = {**data.get(name, {}), **values}
+    path = folder / "si_fast.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return load_config(path)
