@@ -15,10 +15,12 @@ export PYTHONDONTWRITEBYTECODE := 1
 setup:
 	bash scripts/setup.sh
 
+# The whole four-phase loop on silicon, Stillinger-Weber standing in for DFT and MACE (~2 min);
+# the report and the final potential land in runs/si-fast/report/.
 demo: setup
 	$(BIN)/pyacemaker-fw doctor
-	$(BIN)/pyacemaker-fw init runs/demo/campaign.yaml --force
-	$(BIN)/pyacemaker-fw validate runs/demo/campaign.yaml
+	$(BIN)/pyacemaker-fw run workflows/si_fast.yaml --restart
+	$(BIN)/pyacemaker-fw report workflows/si_fast.yaml
 
 lint:
 	$(BIN)/ruff check pyacemaker_fw tests benchmarks

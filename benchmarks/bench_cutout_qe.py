@@ -1,248 +1,378 @@
-"""QE cost and accuracy of passivated cutout clusters against the periodic cell they came from.
+"""QE accuracy and cost of cutout labels against the periodic frame they were cut from.
 
-Parents: diamond Si with one vacancy, rattled by 0.05 Å (63 and 215 atoms). The centre is a
-neighbour of the vacancy. Every pw.x run is serial and Gamma-only, with the same cutoff,
-smearing, mixing and convergence threshold; clusters add ``assume_isolated='mt'``.
+Every label here is what the campaign would compute: the project's ``EspressoOracle`` at the
+production settings (PBE, Si.pbe-rrkj + H.pbe-kjpaw, ecutwfc 30 Ry, ecutrho 240 Ry,
+Marzari–Vanderbilt 0.01 Ry, serial pw.x), on hot Stillinger–Weber MD frames of silicon from
+``workflows/si_demo/frames`` (64/63 and 215 atoms, 900–1500 K, some with a vacancy).
 
 Tables:
-1. Core-force error of the cluster against the periodic 215-atom parent, for several buffer
-   radii and vacuum paddings, and one MACE-relaxed buffer: the justification of the default
-   radii. Errors are given for the centre atom and for the whole core.
-2. CPU seconds of one cluster SCF (default CutoutConfig) versus the full periodic cell, per
-   parent size, and the power-law fit of each extrapolated to a 1000-atom production cell.
+1. **k-point convergence of the parent.** Hot Si64 frames at Gamma and at 2×2×2 (kspacing
+   0.09): the Gamma label's own force error, which is also the error of a whole-frame label.
+2. **Error and cost per cutout option,** for several frames and centres, against the
+   k-converged (2×2×2) parent: the default cluster (core 3, buffer 5, vacuum 3 Å, H caps), the
+   same labels scored on the centre atom only, a 4 Å buffer, the cluster with its buffer and
+   caps pre-relaxed by the seed MACE (``workflows/si_demo/seed_mace.model``), and the whole
+   frame (what ``periodic_box`` mode gives for a cell smaller than one box).
+3. **Periodic box in a 215-atom frame:** the 64-atom box at Gamma against the 215-atom parent
+   at Gamma (2×2×2 of 215 atoms is out of reach here).
+4. **Cost:** one cluster against its periodic parent at 63 and 215 atoms, extrapolated to 1000.
 
-Each run is kept in ``--workdir`` under a hash of its pw.x input; a rerun with the same
-workdir reads a finished run instead of repeating it.
+Errors are per weighted atom (force weight 1), against the parent's force on the same atom:
+``centre`` is |ΔF| of the centre atom, ``RMS`` the root mean square over the Cartesian
+components of every weighted atom (how a potential's force RMSE is quoted), ``max`` the largest
+|ΔF|. All in eV/Å.
 
-Run: ``OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_cutout_qe.py --workdir DIR``
-(about 30 CPU minutes of serial pw.x at 15 Ry).
+Each label is kept under ``--workdir`` (default /work/scratch/si_demo/qe) by name; a rerun reads
+it instead of running pw.x again. Run from the repository root:
+``OMP_NUM_THREADS=1 nice -n 15 .venv/bin/python benchmarks/bench_cutout_qe.py`` (about 70 CPU
+minutes from scratch; the 2×2×2 parents are 11 minutes each, the 215-atom parent 12).
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
-import io
-import re
-import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 from ase import Atoms
-from ase.build import bulk
-from ase.calculators.espresso import Espresso, EspressoProfile
-from ase.io import read
-from ase.io.espresso import write_espresso_in
+from ase.io import read, write
+from ase.neighborlist import neighbor_list
 
-from pyacemaker_fw.config import CutoutConfig, RelaxationConfig
+from pyacemaker_fw.config import CutoutConfig, EspressoConfig, RelaxationConfig
 from pyacemaker_fw.core import keys
 from pyacemaker_fw.core.threads import pin_threads
-from pyacemaker_fw.extraction import extract_clusters, relax_buffer
+from pyacemaker_fw.extraction import extract_clusters, prepare_clusters, relax_buffer
+from pyacemaker_fw.extraction.accuracy import ForceErrors, reweighted, weighted_force_errors
+from pyacemaker_fw.oracles.espresso import oracle as oracle_module
+from pyacemaker_fw.oracles.espresso.inputs import PwInput
+from pyacemaker_fw.oracles.espresso.oracle import EspressoOracle
 
-PSEUDO_DIR = "/usr/share/espresso/pseudo"
-PSEUDOPOTENTIALS = {"Si": "Si.pbe-rrkj.UPF", "H": "H.pbe-kjpaw.UPF"}
-MACE_MODEL = Path(__file__).resolve().parents[1] / "tests/assets/mace_si/committee_0.model"
+ROOT = Path(__file__).resolve().parents[1]
+FRAMES = ROOT / "workflows/si_demo/frames"
+SEED_MACE = ROOT / "workflows/si_demo/seed_mace.model"
+PRODUCTION = EspressoConfig(ecutwfc=30.0, ecutrho=240.0, smearing="mv", degauss=0.01)
+CONVERGED_KSPACING = 0.09  # 2×2×2 for a 10.86 Å cell
 PRODUCTION_ATOMS = 1000
-CPU_TIME = re.compile(r"PWSCF\s*:\s*(?:(\d+)h\s*)?(?:(\d+)m\s*)?([\d.]+)s CPU")
 FROZEN = RelaxationConfig(enabled=False)
+DEFAULT = CutoutConfig(relaxation=FROZEN)
 
 
 @dataclass
-class Run:
-    forces: npt.NDArray[np.float64]
-    cpu_seconds: float
+class Case:
+    """A parent frame and the centres cut from it."""
+
+    name: str
+    file: str
+    index: int
+    centres: list[int]
 
 
-def parent(repeat: int, seed: int = 7) -> tuple[Atoms, int]:
-    """Rattled diamond Si with a vacancy mid-cell, and the index of a vacancy neighbour."""
-    frame = bulk("Si", "diamond", a=5.431, cubic=True).repeat(repeat)
-    middle = frame.cell.array.sum(axis=0) / 2
-    site = int(np.argmin(np.linalg.norm(frame.positions - middle, axis=1)))
-    vacancy = frame.positions[site].copy()
-    del frame[site]
-    frame.rattle(0.05, seed=seed)
-    centre = int(np.argmin(np.linalg.norm(frame.positions - vacancy, axis=1)))
-    return frame, centre
+@contextmanager
+def shifted_grid(grid: tuple[int, int, int]) -> Iterator[None]:
+    """The oracle writes ``grid`` shifted by half a step (pw.x offsets 1 1 1) for every input.
+
+    The project's k-point rule has no offset yet; this measures what one would give. A
+    1×1×1 shifted grid is the single point (½, ½, ½) of the cell's reciprocal lattice.
+    """
+    original = oracle_module.build_pw_input
+
+    def build(atoms: Atoms, config: EspressoConfig, overrides: Any = None) -> PwInput:
+        pw_input = original(atoms, config, overrides)
+        for index, line in enumerate(pw_input.cards):
+            if line.split()[:1] == ["K_POINTS"]:
+                automatic = "automatic" in line.lower()
+                end = index + 2 if automatic else index + 1
+                pw_input.cards[index:end] = [
+                    "K_POINTS automatic",
+                    " ".join(str(n) for n in grid) + " 1 1 1",
+                ]
+                break
+        return pw_input
+
+    oracle_module.build_pw_input = build
+    try:
+        yield
+    finally:
+        oracle_module.build_pw_input = original
 
 
-def pw_parameters(atoms: Atoms, ecut: float) -> dict[str, Any]:
-    system: dict[str, Any] = {
-        "ecutwfc": ecut,
-        "ecutrho": 4 * ecut,
-        "occupations": "smearing",
-        "smearing": "mv",
-        "degauss": 0.01,
-    }
-    if not atoms.pbc.any():
-        system["assume_isolated"] = "mt"
-    return {
-        "pseudopotentials": {s: PSEUDOPOTENTIALS[s] for s in set(atoms.get_chemical_symbols())},
-        "input_data": {
-            "control": {"calculation": "scf", "tprnfor": True, "pseudo_dir": PSEUDO_DIR},
-            "system": system,
-            "electrons": {"conv_thr": 1e-8, "mixing_beta": 0.3, "mixing_mode": "local-TF"},
-        },
-        "kpts": None,
-    }
+class Labeller:
+    """The EspressoOracle at production settings, each label kept on disk by name."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def __call__(
+        self,
+        atoms: Atoms,
+        name: str,
+        kspacing: float | None = None,
+        shifted: tuple[int, int, int] | None = None,
+    ) -> Atoms:
+        directory = self.root / name
+        stored = directory / "labelled.extxyz"
+        if stored.is_file():
+            cached = read(stored)
+            assert isinstance(cached, Atoms)
+            return cached
+        config = PRODUCTION.model_copy(update={"kspacing": kspacing or PRODUCTION.kspacing})
+        began = time.perf_counter()
+        with shifted_grid(shifted) if shifted else nullcontext():
+            labelled = EspressoOracle(config, self.root).label_one(atoms, directory)
+        labelled.info["qe_wall_s"] = time.perf_counter() - began
+        labelled.info["qe_cpu_s"] = pw_cpu_seconds(directory / "pw.out")
+        for key in (keys.ORACLE_SETTINGS, keys.CORRECTIONS):
+            labelled.info[key] = repr(labelled.info.get(key))  # extxyz stores flat values
+        write(stored, labelled, format="extxyz")
+        return labelled
 
 
-def run_pw(atoms: Atoms, root: Path, label: str, ecut: float) -> Run:
-    """One serial pw.x SCF, or the finished run of exactly the same input under ``root``."""
-    parameters = pw_parameters(atoms, ecut)
-    text = io.StringIO()
-    write_espresso_in(text, atoms, **parameters)
-    digest = hashlib.sha1(text.getvalue().encode()).hexdigest()[:10]
-    directory = root / f"{label}-{digest}"
-    output = directory / "espresso.pwo"
-    if not (output.is_file() and "JOB DONE" in output.read_text()):
-        work = atoms.copy()
-        work.calc = Espresso(
-            profile=EspressoProfile(command="pw.x", pseudo_dir=PSEUDO_DIR),
-            directory=str(directory),
-            **parameters,
-        )
-        work.get_forces()
-    log = output.read_text()
-    if "convergence NOT achieved" in log:
-        raise RuntimeError(f"pw.x did not converge in {directory}")
-    final = read(output, format="espresso-out", index=-1)
-    assert isinstance(final, Atoms)
-    return Run(final.get_forces(), _cpu_seconds(log))
+def pw_cpu_seconds(output: Path) -> float:
+    for line in reversed(output.read_text().splitlines()):
+        if line.strip().startswith("PWSCF") and "CPU" in line:
+            text = line.split(":", 1)[1].split("CPU")[0].strip()
+            seconds = 0.0
+            for part in text.split():
+                unit = part[-1]
+                seconds += float(part[:-1]) * {"h": 3600, "m": 60, "s": 1}[unit]
+            return seconds
+    raise ValueError(f"no PWSCF CPU time in {output}")
 
 
-def _cpu_seconds(output: str) -> float:
-    hours, minutes, seconds = CPU_TIME.findall(output)[-1]
-    return 3600 * float(hours or 0) + 60 * float(minutes or 0) + float(seconds)
+def frame(case: Case) -> Atoms:
+    atoms = read(FRAMES / f"{case.file}.extxyz", index=case.index)
+    assert isinstance(atoms, Atoms)
+    return atoms
 
 
-def _box(cluster: Atoms) -> str:
-    return "×".join(f"{length:.1f}" for length in cluster.cell.lengths())
+def undercoordinated(atoms: Atoms) -> int:
+    """The atom with fewest neighbours within 2.7 Å (a vacancy neighbour), lowest index first."""
+    first, _ = neighbor_list("ij", atoms, 2.7)
+    return int(np.argmin(np.bincount(first, minlength=len(atoms))))
 
 
-def accuracy_table(
-    ecut: float, repeat: int, variants: list[CutoutConfig], root: Path, bulk_like: bool
-) -> None:
-    frame, centre = parent(repeat)
-    if bulk_like:  # the atom farthest from the vacancy: a rattled but otherwise perfect site
-        centre = int(np.argmax(frame.get_distances(centre, range(len(frame)), mic=True)))
-    periodic = run_pw(frame, root, f"periodic_{len(frame)}", ecut)
-    site = "a bulk-like atom" if bulk_like else "a vacancy neighbour"
-    print(
-        f"\n## Core-force error vs the periodic {len(frame)}-atom parent, centre on {site} "
-        f"({ecut:g} Ry, Gamma; periodic SCF {periodic.cpu_seconds:.0f} CPU s)"
+def farthest(atoms: Atoms, index: int) -> int:
+    return int(np.argmax(atoms.get_distances(index, range(len(atoms)), mic=True)))
+
+
+def cases() -> list[Case]:
+    clean = read(FRAMES / "si64.extxyz", index=2)
+    vacancy = read(FRAMES / "si64_vacancy.extxyz", index=3)
+    assert isinstance(clean, Atoms) and isinstance(vacancy, Atoms)
+    near = undercoordinated(vacancy)
+    return [
+        Case("si64_1200K", "si64", 2, [0, farthest(clean, 0)]),
+        Case("si63_vacancy", "si64_vacancy", 3, [near, farthest(vacancy, near)]),
+    ]
+
+
+def row(option: str, label: Atoms, errors: ForceErrors, cpu: float | None = None) -> str:
+    seconds = label.info["qe_cpu_s"] if cpu is None else cpu
+    return (
+        f"| {option} | {label.get_chemical_formula()} | {seconds:.0f} | {errors.atoms} | "
+        f"{errors.centre:.3f} | {errors.component_rms:.3f} | {errors.largest:.3f} |"
     )
-    print(
-        "| core Å | buffer Å | vacuum Å | relaxed | cluster | box Å | CPU s "
-        "| centre err eV/Å | core max err eV/Å | core RMS err eV/Å |"
-    )
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    prefix = "bulk" if bulk_like else "accuracy"
-    for number, config in enumerate(variants):
-        cluster = extract_clusters(frame, [centre], config)[0]
-        if config.relaxation.enabled:
-            cluster = relax_buffer(cluster, _mace(), config.relaxation)
-        run = run_pw(cluster, root, f"{prefix}_{number}", ecut)
-        core = cluster.arrays[keys.REGION] == keys.REGION_CORE
-        parents = cluster.arrays[keys.PARENT_INDEX]
-        error = run.forces[core] - periodic.forces[parents[core]]
-        centre_error = np.linalg.norm(error[0])  # atoms are sorted, the centre comes first
-        size = np.linalg.norm(error, axis=1)
-        print(
-            f"| {config.core_radius:g} | {config.buffer_radius:g} | {config.vacuum:g} | "
-            f"{'MACE' if config.relaxation.enabled else 'no'} | "
-            f"{cluster.get_chemical_formula()} | {_box(cluster)} | {run.cpu_seconds:.0f} | "
-            f"{centre_error:.3f} | {size.max():.3f} | {np.sqrt((size**2).mean()):.3f} |"
-        )
-    core_reference = np.linalg.norm(periodic.forces[parents[core]], axis=1)
-    print(
-        f"(periodic |F| on these core atoms: max {core_reference.max():.2f}, "
-        f"RMS {np.sqrt((core_reference**2).mean()):.2f} eV/Å; "
-        "errors are |F_cluster − F_periodic| per atom)"
-    )
 
 
-def cost_table(ecut: float, repeats: list[int], config: CutoutConfig, root: Path) -> None:
-    print(f"\n## QE CPU time, one cluster vs its periodic parent ({ecut:g} Ry, Gamma, serial)")
-    print(
-        f"cutout: core {config.core_radius:g} Å, buffer {config.buffer_radius:g} Å, "
-        f"vacuum {config.vacuum:g} Å"
-    )
-    print("| parent atoms | periodic CPU s | cluster | box Å | cluster CPU s | periodic/cluster |")
+HEADER = (
+    "| option | label | QE CPU s | weighted atoms | centre err | RMS err (component) | "
+    "max err |\n|---|---|---|---|---|---|---|"
+)
+
+
+def kpoint_table(labeller: Labeller, all_cases: list[Case]) -> dict[str, Atoms]:
+    print("\n## 1. The parent's k-point convergence, against 2×2×2 (8 k-points)")
+    print("| frame | atoms | k-points | QE CPU s | RMS diff (component) | max |diff| |")
     print("|---|---|---|---|---|---|")
-    timings = []
-    for repeat in repeats:
-        frame, centre = parent(repeat)
-        periodic = run_pw(frame, root, f"periodic_{len(frame)}", ecut)
-        cluster = extract_clusters(frame, [centre], config)[0]
-        clustered = run_pw(cluster, root, f"cluster_{len(frame)}", ecut)
-        timings.append((len(frame), periodic.cpu_seconds, clustered.cpu_seconds))
-        print(
-            f"| {len(frame)} | {periodic.cpu_seconds:.1f} | {cluster.get_chemical_formula()} "
-            f"| {_box(cluster)} | {clustered.cpu_seconds:.1f} | "
-            f"{periodic.cpu_seconds / clustered.cpu_seconds:.2f} |"
-        )
-    _print_extrapolation(np.array(timings))
+    converged = {}
+    for number, case in enumerate(all_cases):
+        atoms = frame(case)
+        kgrid = labeller(atoms, f"{case.name}_k222", CONVERGED_KSPACING)
+        samplings = [
+            ("Gamma", labeller(atoms, f"{case.name}_gamma")),
+            ("1×1×1 shifted (½,½,½)", labeller(atoms, f"{case.name}_k111s", shifted=(1, 1, 1))),
+        ]
+        if number == 0:  # is the reference converged? a different grid of the same density
+            samplings.append(
+                ("2×2×2 shifted", labeller(atoms, f"{case.name}_k222s", shifted=(2, 2, 2)))
+            )
+        samplings.append(("2×2×2 (reference)", kgrid))
+        for sampling, label in samplings:
+            diff = label.get_forces() - kgrid.get_forces()
+            print(
+                f"| {case.name} | {len(atoms)} | {sampling} | {label.info['qe_cpu_s']:.0f} | "
+                f"{np.sqrt(np.mean(diff**2)):.3f} | {np.linalg.norm(diff, axis=1).max():.3f} |"
+            )
+        converged[case.name] = kgrid
+    return converged
 
 
-def _print_extrapolation(timings: npt.NDArray[np.float64]) -> None:
-    atoms, periodic, cluster = timings.T
-    periodic_power, periodic_log = np.polyfit(np.log(atoms), np.log(periodic), 1)
-    cluster_power, cluster_log = np.polyfit(np.log(atoms), np.log(cluster), 1)
-    periodic_cost = np.exp(periodic_log) * PRODUCTION_ATOMS**periodic_power
-    cluster_cost = np.exp(cluster_log) * PRODUCTION_ATOMS**cluster_power
-    print(
-        f"\nfit: periodic CPU ∝ N^{periodic_power:.2f}, cluster CPU ∝ N^{cluster_power:.2f} "
-        "(the cluster does not grow with the parent; its trend is noise)"
-    )
-    print("| parent atoms | periodic CPU s (fit) | cluster CPU s (fit) | periodic/cluster |")
-    print("|---|---|---|---|")
-    print(
-        f"| {PRODUCTION_ATOMS} | {periodic_cost:.0f} | {cluster_cost:.1f} | "
-        f"{periodic_cost / cluster_cost:.0f} |"
-    )
-
-
-def _mace() -> Any:
+def seed_mace() -> Any:
     from mace.calculators import MACECalculator
 
-    return MACECalculator(model_paths=[str(MACE_MODEL)], device="cpu", default_dtype="float32")
+    return MACECalculator(model_paths=[str(SEED_MACE)], device="cpu", default_dtype="float32")
+
+
+def relaxed_cluster(atoms: Atoms, centre: int) -> Atoms | None:
+    """The default cluster as the campaign makes it: cut, capped, pre-relaxed by the seed MACE."""
+    if not SEED_MACE.is_file():
+        return None
+    return prepare_clusters(atoms, [centre], CutoutConfig(), relaxer=seed_mace())[0]
+
+
+def caps_relaxed(cluster: Atoms) -> Atoms:
+    """Only the H caps relaxed by the seed MACE; every Si stays where the frame had it.
+
+    ``relax_buffer`` holds the core fixed, so every Si is marked core for the relaxation and
+    the cluster's own regions are put back afterwards.
+    """
+    marked = cluster.copy()
+    silicon = marked.arrays[keys.REGION] != keys.REGION_PASSIVANT
+    marked.arrays[keys.REGION][silicon] = keys.REGION_CORE
+    relaxed = relax_buffer(marked, seed_mace(), RelaxationConfig())
+    relaxed.arrays[keys.REGION] = cluster.arrays[keys.REGION].copy()
+    return relaxed
+
+
+def options_table(
+    labeller: Labeller, case: Case, parent: Atoms, with_buffer_4: bool
+) -> list[dict[str, Any]]:
+    atoms = frame(case)
+    reference = parent.get_forces()
+    rows: list[dict[str, Any]] = []
+    print(f"\n### {case.name}: {len(atoms)} atoms, {atoms.info.get('kinetic_K', 0):.0f} K")
+    print(HEADER)
+    whole = extract_clusters(atoms, [case.centres[0]], CutoutConfig(mode="periodic_box"))[0]
+    whole_label = labeller(atoms, f"{case.name}_gamma")  # the frame itself, at Gamma
+    order = whole.arrays[keys.PARENT_INDEX]
+    errors = weighted_force_errors(whole, whole_label.get_forces()[order], reference)
+    print(row("whole frame (periodic_box), Gamma", whole_label, errors))
+    rows.append({"case": case.name, "option": "whole_frame_gamma", **errors.__dict__})
+    shifted = labeller(atoms, f"{case.name}_k111s", shifted=(1, 1, 1))
+    errors = weighted_force_errors(whole, shifted.get_forces()[order], reference)
+    print(row("whole frame (periodic_box), 1×1×1 shifted", shifted, errors))
+    rows.append({"case": case.name, "option": "whole_frame_k111s", **errors.__dict__})
+    for centre in case.centres:
+        first = centre == case.centres[0]
+        variants = [("cluster, buffer 5", DEFAULT)]
+        if first and with_buffer_4:
+            thinner = DEFAULT.model_copy(update={"buffer_radius": 4.0})
+            variants.append(("cluster, buffer 4", thinner))
+        for option, config in variants:
+            cluster = extract_clusters(atoms, [centre], config)[0]
+            tag = f"{case.name}_c{centre}_b{config.buffer_radius:g}"
+            label = labeller(cluster, tag)
+            errors = weighted_force_errors(cluster, label.get_forces(), reference)
+            print(row(f"{option}, centre {centre}", label, errors))
+            rows.append({"case": case.name, "option": tag, **errors.__dict__})
+            if config is not DEFAULT:
+                continue
+            centre_only = weighted_force_errors(
+                reweighted(cluster, 0.5), label.get_forces(), reference
+            )
+            print(row(f"  same, centre atom only, centre {centre}", label, centre_only))
+            rows.append({"case": case.name, "option": f"{tag}_centre", **centre_only.__dict__})
+            if first and SEED_MACE.is_file() and case.name == "si64_1200K":
+                capped = caps_relaxed(cluster)
+                label = labeller(capped, f"{tag}_capsrelaxed")
+                errors = weighted_force_errors(capped, label.get_forces(), reference)
+                print(row(f"  same, only H caps relaxed, centre {centre}", label, errors))
+                rows.append({"case": case.name, "option": f"{tag}_caps", **errors.__dict__})
+            relaxed = relaxed_cluster(atoms, centre) if first else None
+            if relaxed is not None:
+                label = labeller(relaxed, f"{tag}_seedmace")
+                errors = weighted_force_errors(relaxed, label.get_forces(), reference)
+                # The box is refitted after the relaxation: measure from the fixed centre.
+                shift = relaxed.positions[0] - cluster.positions[0]
+                moved = np.linalg.norm(relaxed.positions - shift - cluster.positions, axis=1)
+                heavy = relaxed.arrays[keys.PARENT_INDEX] >= 0
+                print(
+                    row(f"  same, seed-MACE relaxed, centre {centre}", label, errors)
+                    + f" (Si moved ≤ {moved[heavy].max():.2f} Å)"
+                )
+                rows.append({"case": case.name, "option": f"{tag}_relaxed", **errors.__dict__})
+    return rows
+
+
+def periodic_box_table(labeller: Labeller) -> tuple[Atoms, Atoms]:
+    case = Case("si215_vacancy", "si216_vacancy", 0, [])
+    atoms = frame(case)
+    near = undercoordinated(atoms)
+    centres = [near, farthest(atoms, near)]
+    parent = labeller(atoms, f"{case.name}_gamma")
+    reference = parent.get_forces()
+    print(
+        f"\n## 3. Periodic box in a {len(atoms)}-atom frame "
+        f"({atoms.info.get('kinetic_K', 0):.0f} K; parent at Gamma, "
+        f"{parent.info['qe_cpu_s']:.0f} CPU s)"
+    )
+    print(HEADER)
+    cluster_label = None
+    for centre in centres:
+        box = extract_clusters(atoms, [centre], CutoutConfig(mode="periodic_box"))[0]
+        label = labeller(box, f"{case.name}_box{centre}_gamma")
+        errors = weighted_force_errors(box, label.get_forces(), reference)
+        edges = "×".join(f"{length:.2f}" for length in box.cell.lengths())
+        print(row(f"periodic box {edges} Å, Gamma, centre {centre}", label, errors))
+        label = labeller(box, f"{case.name}_box{centre}_k111s", shifted=(1, 1, 1))
+        errors = weighted_force_errors(box, label.get_forces(), reference)
+        print(row(f"periodic box, 1×1×1 shifted, centre {centre}", label, errors))
+        if cluster_label is not None:
+            continue  # one cluster is enough for the cost table
+        cluster = extract_clusters(atoms, [centre], DEFAULT)[0]
+        cluster_label = labeller(cluster, f"{case.name}_c{centre}_b5")
+        errors = weighted_force_errors(cluster, cluster_label.get_forces(), reference)
+        print(row(f"cluster, buffer 5, centre {centre}", cluster_label, errors))
+    assert cluster_label is not None
+    return parent, cluster_label
+
+
+def cost_table(labeller: Labeller, small: Atoms, large: Atoms, cluster: Atoms) -> None:
+    print("\n## 4. QE cost: one default cluster against its periodic parent (serial, Gamma)")
+    print("| parent atoms | periodic CPU s | cluster | cluster CPU s | periodic/cluster |")
+    print("|---|---|---|---|---|")
+    sizes, seconds = [], []
+    for parent in (small, large):
+        cost = float(parent.info["qe_cpu_s"])
+        sizes.append(len(parent))
+        seconds.append(cost)
+        print(
+            f"| {len(parent)} | {cost:.0f} | {cluster.get_chemical_formula()} | "
+            f"{cluster.info['qe_cpu_s']:.0f} | {cost / cluster.info['qe_cpu_s']:.2f} |"
+        )
+    power, offset = np.polyfit(np.log(sizes), np.log(seconds), 1)
+    production = float(np.exp(offset) * PRODUCTION_ATOMS**power)
+    print(
+        f"| {PRODUCTION_ATOMS} (fit N^{power:.2f}) | {production:.0f} | | "
+        f"{cluster.info['qe_cpu_s']:.0f} | {production / cluster.info['qe_cpu_s']:.0f} |"
+    )
 
 
 def main() -> None:
     options = argparse.ArgumentParser(description=__doc__)
-    options.add_argument("--ecut", type=float, default=15.0, help="ecutwfc (Ry)")
-    options.add_argument("--workdir", type=Path, default=None)
-    options.add_argument("--skip-accuracy", action="store_true")
-    options.add_argument("--skip-cost", action="store_true")
+    options.add_argument("--workdir", type=Path, default=Path("/work/scratch/si_demo/qe"))
+    options.add_argument("--json", type=Path, default=None, help="write the error rows here")
     arguments = options.parse_args()
     pin_threads(1)
-    root = arguments.workdir or Path(tempfile.mkdtemp(prefix="bench_cutout_qe_"))
-    root.mkdir(parents=True, exist_ok=True)
-    if not arguments.skip_accuracy:
-        variants = [
-            CutoutConfig(core_radius=3.0, buffer_radius=radius, vacuum=vacuum, relaxation=FROZEN)
-            for radius, vacuum in [(4.0, 3.0), (5.0, 3.0), (6.0, 3.0), (5.0, 2.0), (5.0, 4.0)]
-        ]
-        variants.append(CutoutConfig(core_radius=3.0, buffer_radius=5.0, vacuum=3.0))
-        accuracy_table(arguments.ecut, 3, variants, root, bulk_like=False)
-        bulk_variants = [
-            CutoutConfig(core_radius=3.0, buffer_radius=radius, vacuum=vacuum, relaxation=FROZEN)
-            for radius, vacuum in [
-                (4.0, 3.0),
-                (5.0, 3.0),
-                (6.0, 3.0),
-                (5.0, 2.0),
-                (6.0, 2.0),
-                (5.0, 4.0),
-            ]
-        ]
-        accuracy_table(arguments.ecut, 3, bulk_variants, root, bulk_like=True)
-    if not arguments.skip_cost:
-        cost_table(arguments.ecut, [2, 3], CutoutConfig(relaxation=FROZEN), root)
-    print(f"\nwork files: {root}")
+    labeller = Labeller(arguments.workdir)
+    all_cases = cases()
+    converged = kpoint_table(labeller, all_cases)
+    print("\n## 2. Error and cost per option, against the 2×2×2 parent")
+    rows: list[dict[str, Any]] = []
+    for case in all_cases:
+        rows += options_table(labeller, case, converged[case.name], case is all_cases[0])
+    parent, cluster = periodic_box_table(labeller)
+    small = labeller(frame(all_cases[1]), f"{all_cases[1].name}_gamma")
+    cost_table(labeller, small, parent, cluster)
+    if arguments.json:
+        import json
+
+        arguments.json.write_text(json.dumps(rows, indent=1))
 
 
 if __name__ == "__main__":

@@ -148,13 +148,15 @@ def reference_md_frames(
     rng = np.random.default_rng(seed)
     MaxwellBoltzmannDistribution(atoms, temperature_K=temperature, rng=rng)
     dynamics = Langevin(
-        atoms, 1.0 * units.fs, temperature_K=temperature, friction=0.02, rng=rng
+        atoms, 1.0 * units.fs, temperature_K=temperature, friction=0.02, fixcm=False, rng=rng
     )
     dynamics.run(equilibrate)
     frames = []
     for _ in range(count):
         dynamics.run(interval)
-        frames.append(Atoms(atoms.get_chemical_symbols(), atoms.positions, cell=atoms.cell, pbc=True))
+        frames.append(
+            Atoms(atoms.get_chemical_symbols(), atoms.positions, cell=atoms.cell, pbc=True)
+        )
     labelled: list[Atoms] = oracle.label(frames)
     return labelled
 

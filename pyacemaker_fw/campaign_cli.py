@@ -105,6 +105,10 @@ def submit(config: ConfigArgument, launchpad: LaunchpadOption = None) -> None:
     if pad.workflows.find_one({"metadata.campaign": campaign.name}) is not None:
         typer.echo(f"campaign {campaign.name!r} is already in that LaunchPad", err=True)
         raise typer.Exit(1)
+    if pad.fw_id_assigner.count_documents({}) == 0:
+        # A database FireWorks never used; `lpad reset` would do the same (and drop the rest).
+        pad.fw_id_assigner.insert_one({"_id": -1, "next_fw_id": 1, "next_launch_id": 1})
+        typer.echo(f"initialised the empty LaunchPad database {pad.name!r}")
     mapping = pad.add_wf(campaign_workflow(campaign))
     typer.echo(f"added campaign {campaign.name!r}: Fireworks {sorted(mapping.values())}")
 

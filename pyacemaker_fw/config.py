@@ -54,6 +54,20 @@ def is_env_chk(value: object) -> bool:
     return isinstance(value, str) and re.match(ENV_CHK, value) is not None
 
 
+def _resolved_list(value: list[str] | str, field: str) -> list[str]:
+    """A site list that must have been resolved from the FWorker env by now."""
+    if isinstance(value, str):
+        raise ValueError(
+            f"{field} is {value!r}, a site value that was not resolved from the FWorker env "
+            "(see pyacemaker_fw.site.resolve_site)"
+        )
+    return list(value)
+
+
+def _optional_path(value: Path | None, info: ValidationInfo) -> Path | None:
+    return None if value is None else _resolve(value, info)
+
+
 Lattice = Literal["diamond", "fcc", "bcc", "hcp", "sc"]
 
 
@@ -86,7 +100,7 @@ class DistillationConfig(_Section):
         min_length=1,
         description="Bulk lattices built for every element and alloy composition.",
     )
-    compositions: list[dict[str, Annotated[float, Strict(), Field(gt=0, le=1)]]] = Field(
+    compositions: list[dict[str, Annotated[float, Strict(), Field(gt=0, le=1e6)]]] = Field(
         default_factory=list,
         description="Alloy compositions as element -> fraction (normalised); empty with several "
         "elements means equiatomic plus 3:1 for every pair.",
@@ -314,12 +328,7 @@ class EspressoConfig(_Section):
 
     def mpi_argv(self) -> list[str]:
         """The MPI prefix; an error if it is still an unresolved '>>key<<' site value."""
-        if isinstance(self.mpi_command, str):
-            raise ValueError(
-                f"oracle.qe.mpi_command is {self.mpi_command!r}, a site value that was not "
-                "resolved from the FWorker env (see pyacemaker_fw.site.resolve_site)"
-            )
-        return list(self.mpi_command)
+        return _resolved_list(self.mpi_command, "oracle.qe.mpi_command")
 
     @field_validator("command")
     @classmethod
@@ -350,12 +359,7 @@ class MACEConfig(_Section):
 
     def model_files(self) -> list[str]:
         """The model entries; an error if they are still an unresolved '>>key<<' site value."""
-        if isinstance(self.model_paths, str):
-            raise ValueError(
-                f"oracle.mace.model_paths is {self.model_paths!r}, a site value that was not "
-                "resolved from the FWorker env (see pyacemaker_fw.site.resolve_site)"
-            )
-        return list(self.model_paths)
+        return _resolved_list(self.model_paths, "oracle.mace.model_paths")
 
     @field_validator("model_paths")
     @classmethod
@@ -419,10 +423,7 @@ class WalkerConfig(_Section):
     )
     initial_structure: Path | None = Field(None, description="Starting structure file.")
 
-    @field_validator("initial_structure")
-    @classmethod
-    def _structure_path(cls, value: Path | None, info: ValidationInfo) -> Path | None:
-        return None if value is None else _resolve(value, info)
+    _structure_path = field_validator("initial_structure")(_optional_path)
 
 
 class MDConfig(_Section):
@@ -438,7 +439,10 @@ class MDConfig(_Section):
         Annotated[int, Strict(), Field(ge=1, le=100)],
         Annotated[int, Strict(), Field(ge=1, le=100)],
         Annotated[int, Strict(), Field(ge=1, le=100)],
-    ] = (3, 3, 3)
+    ] = Field(
+        (3, 3, 3),
+        description="Repeats of the generated crystal; not applied to initial_structure.",
+    )
     ensemble: Literal["nve", "nvt", "npt"] = "nvt"
     temperature: PositiveFloat = Field(600.0, le=10_000, description="Target temperature (K).")
     pressure: Real = Field(0.0, ge=-1e7, le=1e7, description="Target pressure for NPT (bar).")
@@ -483,10 +487,7 @@ class MDConfig(_Section):
         "structures); one by default.",
     )
 
-    @field_validator("initial_structure")
-    @classmethod
-    def _structure_path(cls, value: Path | None, info: ValidationInfo) -> Path | None:
-        return None if value is None else _resolve(value, info)
+    _structure_path = field_validator("initial_structure")(_optional_path)
 
 
 class MACEFinetuneConfig(_Section):
@@ -551,8 +552,14 @@ class ValidationConfig(_Section):
         description="Crystal to validate on (any ASE-readable file); None builds the ground "
         "state of the first element with ase.build.bulk.",
     )
+    holdout_set: Path | None = Field(
+        None,
+        description="Labelled structures (extxyz) that no fit ever sees: every potential "
+        "version's force and energy errors on them go into the store and the report's "
+        "learning curve.",
+    )
     on_failure: Literal["stop", "more_data"] = Field(
-        "stop",
+        "more_data",
         description="A failed gate either stops the campaign with its reasons, or goes back "
         "for more Phase 1 data (at most max_more_data times) and refits.",
     )
@@ -620,10 +627,7 @@ class ValidationConfig(_Section):
         "pacemaker's usual halt level, as threshold_call_dft); None only reports it.",
     )
 
-    @field_validator("structure")
-    @classmethod
-    def _structure_path(cls, value: Path | None, info: ValidationInfo) -> Path | None:
-        return None if value is None else _resolve(value, info)
+    _structure_path = field_validator("structure", "holdout_set")(_optional_path)
 
 
 Category = Literal["dft", "md", "train", "light"]
@@ -857,6 +861,7 @@ def input_problems(config: CampaignConfig) -> list[str]:
     inputs = {
         "md.initial_structure": config.md.initial_structure,
         "validation.structure": config.validation.structure,
+        "validation.holdout_set": config.validation.holdout_set,
     }
     for index, walker in enumerate(config.md.walkers):
         inputs[f"md.walkers.{index}.initial_structure"] = walker.initial_structure

@@ -34,13 +34,13 @@ CATEGORIES: tuple[str, ...] = ("dft", "md", "train", "light")
 
 ENV_KEYS: dict[str, str] = {
     "pw_cmd": "argv list that runs pw.x, e.g. [srun, pw.x] or [mpirun, -np, '16', pw.x]",
-    "mpi_cmd": "argv prefix for MPI runs of other engines; [] runs them serially",
+    "mpi_cmd": "argv prefix put before pw_cmd (oracle.qe.mpi_command); [] for none",
     "pseudo_dir": "folder of the UPF pseudopotentials",
     "mace_models": "list of local MACE model files (several make a committee)",
     "launchpad_file": "absolute path of my_launchpad.yaml, so tasks open the campaign store",
-    "scratch_dir": "fast local folder for engine scratch (QE wavefunctions); null: launch folder",
 }
-"""The FWorker ``env`` keys the FireTasks read through ``env_chk`` (``'>>key<<'``)."""
+"""The FWorker ``env`` keys the FireTasks read through ``env_chk`` (``'>>key<<'``): the values
+of :data:`pyacemaker_fw.site.SITE_FIELDS`."""
 
 _DEFAULT_PW_CMD: dict[str, tuple[str, ...]] = {"slurm": ("srun", "pw.x"), "pbs": ("mpirun", "pw.x")}
 _CATEGORY_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -55,7 +55,6 @@ class SiteEnv:
     mpi_cmd: Sequence[str] = ()
     pseudo_dir: Path = Path("/usr/share/espresso/pseudo")
     mace_models: Sequence[Path] = ()
-    scratch_dir: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -187,7 +186,6 @@ def fworker_yaml(category: str, launchpad_file: Path, site: SiteEnv) -> str:
         "pseudo_dir": str(site.pseudo_dir),
         "mace_models": [str(path) for path in site.mace_models],
         "launchpad_file": str(launchpad_file),
-        "scratch_dir": None if site.scratch_dir is None else str(site.scratch_dir),
     }
     routing = (
         f"Pulls only Fireworks whose spec has _category: {category}."

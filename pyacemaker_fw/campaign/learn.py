@@ -51,6 +51,42 @@ def validate(
     return report
 
 
+class HoldoutErrors(BaseModel):
+    """A potential's errors on structures no fit has seen."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    structures: int
+    atoms: int
+    force_rmse: float = Field(..., description="Per force component (meV/Å).")
+    energy_rmse: float = Field(..., description="Per atom (meV/atom).")
+
+
+def holdout_errors(potential: PotentialRecord, holdout: Path) -> HoldoutErrors:
+    """``potential`` (on the labels' energy scale) against every structure in ``holdout``."""
+    from ase.io import read
+
+    from pyacemaker_fw.validation.models import ace_calculator
+
+    structures = read(holdout, index=":")
+    calculator = ace_calculator(potential.files)
+    force_errors, energy_errors = [], []
+    for labelled in structures:
+        atoms = labelled.copy()
+        atoms.calc = calculator
+        force_errors.append((atoms.get_forces() - labelled.get_forces()).reshape(-1))
+        energy_errors.append(
+            (atoms.get_potential_energy() - labelled.get_potential_energy()) / len(atoms)
+        )
+    forces = np.concatenate(force_errors)
+    return HoldoutErrors(
+        structures=len(structures),
+        atoms=sum(len(atoms) for atoms in structures),
+        force_rmse=float(np.sqrt(np.mean(forces**2))) * 1e3,
+        energy_rmse=float(np.sqrt(np.mean(np.square(energy_errors)))) * 1e3,
+    )
+
+
 # --- Phase 3: the cutout --------------------------------------------------------------------
 def cut_clusters(
     config: CampaignConfig,

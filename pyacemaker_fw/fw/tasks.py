@@ -166,6 +166,7 @@ class FitTask(FiretaskBase):
             store.put_record(*REPLAY, {"state": replay.state().model_dump(mode="json")})
             store.save_potential(record, fit_key)
             store.set_potential_fields(record.version, energy_shifts=shifts)
+            _record_holdout(config, store, record)
         return FWAction(
             update_spec={"potential_version": record.version},
             stored_data={"version": record.version, **record.metrics.model_dump()},
@@ -389,7 +390,15 @@ def _update(
     )
     store.put_record(*REPLAY, {"state": replay.state().model_dump(mode="json")})
     store.save_potential(record, fit_key)
+    _record_holdout(config, store, record)
     return record
+
+
+def _record_holdout(config: CampaignConfig, store: CampaignStore, record: Any) -> None:
+    """The new version's errors on the held-out set, for the learning curve."""
+    if config.validation.holdout_set is not None:
+        errors = learn.holdout_errors(record, config.validation.holdout_set)
+        store.set_potential_fields(record.version, holdout=errors.model_dump())
 
 
 # --- the end --------------------------------------------------------------------------------

@@ -35,7 +35,7 @@ def plot_gamma_traces(
     """Max and smoothed gamma of every segment against the MD step, both thresholds dashed,
     halts marked."""
     plt = _pyplot()
-    figure, axes = plt.subplots(figsize=(8, 4))
+    figure, axes = plt.subplots(figsize=(10, 4.5))
     for trace in traces:
         (line,) = axes.plot(trace.steps, trace.gamma_max, lw=0.8, alpha=0.6)
         axes.plot(
@@ -48,7 +48,7 @@ def plot_gamma_traces(
     axes.set_yscale("log")
     axes.set_xlabel("MD step")
     axes.set_ylabel("extrapolation grade γ (max: thin, smoothed: thick)")
-    axes.legend(fontsize=7, loc="upper left", ncol=2)
+    axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     return _save(figure, plt, path)
 
 
@@ -56,6 +56,7 @@ def plot_bars(labels: Sequence[str], values: Sequence[float], ylabel: str, path:
     plt = _pyplot()
     figure, axes = plt.subplots(figsize=(6, 3.5))
     axes.bar(range(len(values)), values, color="tab:blue")
+    axes.yaxis.get_major_locator().set_params(integer=True)
     axes.set_xticks(range(len(values)), labels, rotation=30, ha="right", fontsize=8)
     axes.set_ylabel(ylabel)
     return _save(figure, plt, path)

@@ -23,7 +23,7 @@ from ase.neighborlist import neighbor_list
 
 from pyacemaker_fw.training.dataset import force_weights
 
-Descriptor = Callable[[Atoms], npt.NDArray[np.float64]]
+StructureDescriptor = Callable[[Atoms], npt.NDArray[np.float64]]
 
 RDF_RANGE = (1.5, 5.0)
 """Distances covered by the radial histogram (Å): from below any bond to the ACE cutoff."""
@@ -48,7 +48,7 @@ def structural_descriptor(atoms: Atoms) -> npt.NDArray[np.float64]:
     return np.concatenate([taught.mean(axis=0), taught.std(axis=0)])
 
 
-def ace_descriptor(potential_yaml: Path) -> Descriptor:
+def ace_descriptor(potential_yaml: Path) -> StructureDescriptor:
     """B-basis projections of ``potential_yaml``, averaged per element over the taught atoms."""
     from pyace import ACEBBasisSet, BBasisConfiguration
     from pyace.activelearning import compute_B_projections

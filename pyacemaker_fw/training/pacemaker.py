@@ -45,7 +45,7 @@ from pyacemaker_fw.core import keys
 from pyacemaker_fw.core.base import BaseTrainer
 from pyacemaker_fw.core.models import PotentialFiles, PotentialRecord, TrainingMetrics
 from pyacemaker_fw.training.active_set import write_active_set
-from pyacemaker_fw.training.dataset import write_dataset
+from pyacemaker_fw.training.dataset import energy_weight, write_dataset
 from pyacemaker_fw.training.process import LineCallback, executable, run_streaming
 from pyacemaker_fw.training.replay import ReplayBuffer
 
@@ -53,6 +53,7 @@ log = logging.getLogger(__name__)
 
 INPUT_FILE = "input.yaml"
 DATASET_FILE = "train.pkl.gz"
+TEST_DATASET_FILE = "test.pkl.gz"
 LOG_FILE = "pacemaker.log"
 POTENTIAL_FILE = "potential.yaml"
 PREVIOUS_FILE = "previous.yaml"
@@ -64,6 +65,7 @@ TRAIN_PREDICTIONS = "train_pred.pckl.gzip"
 TEST_PREDICTIONS = "test_pred.pckl.gzip"
 
 STALE_OUTPUTS = (
+    TEST_DATASET_FILE,
     POTENTIAL_FILE,
     YACE_FILE,
     ASI_FILE,
@@ -75,6 +77,7 @@ STALE_OUTPUTS = (
 
 SCRATCH_FILES = (
     DATASET_FILE,
+    TEST_DATASET_FILE,
     TRAIN_PREDICTIONS,
     TEST_PREDICTIONS,
     "fitting_data_info.pckl.gzip",
@@ -136,15 +139,35 @@ def held_out_count(config: TrainerConfig, structures: int) -> int:
     return held_out if 0 < held_out < structures else 0
 
 
+def split_test_set(
+    config: TrainerConfig, structures: Sequence[Atoms]
+) -> tuple[list[Atoms], list[Atoms]]:
+    """Training and test structures. The test set is drawn (seeded) from the structures whose
+    energy teaches, because pacemaker refuses a set whose energy weights are all zero, and a
+    cluster's energy (buffer and caps included) teaches nothing; the training set keeps at
+    least one such structure too."""
+    taught = [i for i, atoms in enumerate(structures) if energy_weight(atoms) > 0]
+    count = min(held_out_count(config, len(structures)), len(taught) - 1)
+    if count <= 0:
+        return list(structures), []
+    rng = np.random.default_rng(config.seed)
+    chosen = {int(i) for i in rng.choice(taught, size=count, replace=False)}
+    train = [atoms for i, atoms in enumerate(structures) if i not in chosen]
+    return train, [structures[i] for i in sorted(chosen)]
+
+
 def pacemaker_input(
-    config: TrainerConfig, elements: Sequence[str], iterations: int, structures: int, scratch: bool
+    config: TrainerConfig,
+    elements: Sequence[str],
+    iterations: int,
+    scratch: bool,
+    test_set: bool = False,
 ) -> dict[str, Any]:
     """The whole ``input.yaml``. An update omits ``potential`` (it comes from ``-p``) and the
     reference energy (it comes from the previous potential's metadata)."""
     data: dict[str, Any] = {"filename": DATASET_FILE}
-    held_out = held_out_count(config, structures)
-    if held_out:
-        data["test_size"] = held_out
+    if test_set:
+        data["test_filename"] = TEST_DATASET_FILE
     document: dict[str, Any] = {"seed": config.seed, "data": data}
     if scratch:
         if config.energy_reference == "auto":
@@ -371,9 +394,12 @@ class PacemakerTrainer(BaseTrainer):
         for stale in STALE_OUTPUTS:
             # A reused folder must not hand back an earlier fit's potential or metrics.
             (workdir / stale).unlink(missing_ok=True)
-        write_dataset(training_set, workdir / DATASET_FILE, self.elements)
+        train, test = split_test_set(self.config, training_set)
+        write_dataset(train, workdir / DATASET_FILE, self.elements)
+        if test:
+            write_dataset(test, workdir / TEST_DATASET_FILE, self.elements)
         document = pacemaker_input(
-            self.config, self.elements, iterations, len(training_set), scratch=start is None
+            self.config, self.elements, iterations, scratch=start is None, test_set=bool(test)
         )
         (workdir / INPUT_FILE).write_text(yaml.safe_dump(document, sort_keys=False))
         argv = [executable("pacemaker"), INPUT_FILE, "-o", POTENTIAL_FILE]

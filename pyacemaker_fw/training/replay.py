@@ -35,7 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pyacemaker_fw.config import LoopStrategyConfig
 from pyacemaker_fw.core.store import atoms_to_document, document_to_atoms
 from pyacemaker_fw.training.descriptors import (
-    Descriptor,
+    StructureDescriptor,
     farthest_point_order,
     structural_descriptor,
 )
@@ -104,7 +104,7 @@ class ReplayBuffer:
         capacity: int,
         strategy: Strategy = "random",
         seed: int = 0,
-        descriptor: Descriptor = structural_descriptor,
+        descriptor: StructureDescriptor = structural_descriptor,
     ) -> None:
         if capacity < 1:
             raise ValueError(f"capacity must be at least 1, got {capacity}")
@@ -144,7 +144,7 @@ class ReplayBuffer:
 
     @classmethod
     def from_state(
-        cls, state: ReplayState, descriptor: Descriptor = structural_descriptor
+        cls, state: ReplayState, descriptor: StructureDescriptor = structural_descriptor
     ) -> ReplayBuffer:
         """The buffer ``state`` was taken from; it continues the same random sequence.
 

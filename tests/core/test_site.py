@@ -78,3 +78,10 @@ def test_a_command_must_be_an_argv_list_or_an_env_reference() -> None:
         CampaignConfig.model_validate(
             {"name": "si", "elements": ["Si"], "oracle": {"qe": {"command": "mpirun pw.x"}}}
         )
+
+
+def test_the_launchers_offer_exactly_the_site_keys_the_tasks_read() -> None:
+    from pyacemaker_fw.launchers import ENV_KEYS
+    from pyacemaker_fw.site import SITE_FIELDS
+
+    assert set(ENV_KEYS) == set(SITE_FIELDS.values())

@@ -141,6 +141,18 @@ def test_potential_versions_run_one_to_n_each_with_its_parent(campaign: Campaign
     assert records[0].files.yaml.parent == layout(campaign.config).fit(1)
 
 
+def test_the_learning_curve_falls_on_the_liquid_the_loop_learnt(campaign: Campaign) -> None:
+    """Phase 1 saw only crystals; the rounds taught the potential the melt that si_fast's MD
+    makes, so its error on held-out liquid frames (Stillinger-Weber labels) must drop."""
+    documents = sorted(
+        campaign.store.db["potentials"].find({"campaign": campaign.config.name}),
+        key=lambda document: document["version"],
+    )
+    errors = [document["holdout"]["force_rmse"] for document in documents]
+    assert all(document["holdout"]["structures"] == 6 for document in documents)
+    assert errors[-1] < 0.8 * errors[0], errors
+
+
 def test_status_json_and_the_report(campaign: Campaign, tmp_path: Path) -> None:
     config_file = Path(campaign.config.workdir).parent / "si_fast.yaml"
     result = CliRunner().invoke(app, ["status", str(config_file), "--json"])

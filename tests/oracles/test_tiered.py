@@ -68,7 +68,7 @@ class RecordingDFT(BaseOracle):
         ]
 
 
-def _oracle(dft: BaseOracle | None, policy: str = "qe") -> TieredOracle:
+def _oracle(dft: BaseOracle | None, policy: str = "dft") -> TieredOracle:
     config = TieredOracleConfig(force_spread_threshold=THRESHOLD)
     return TieredOracle(_mocked_mace(), dft, config, policy)  # type: ignore[arg-type]
 
@@ -131,7 +131,7 @@ def test_a_structure_dft_cannot_label_is_counted_as_failed() -> None:
 
 def test_misconfigurations_are_refused() -> None:
     with pytest.raises(ValueError, match="needs a DFT oracle"):
-        _oracle(None, "qe")
+        _oracle(None, "dft")
     single = _mocked_mace()
     single.committee_size = 1
     with pytest.raises(ValueError, match="committee"):
@@ -162,5 +162,5 @@ def test_built_from_the_campaign_oracle_section(tmp_path: Path) -> None:
     )
     tiered = build_tiered_oracle(config, tmp_path, env={"pw_cmd": "pw.x"})
     assert isinstance(tiered.dft, EspressoOracle) and tiered.dft.argv == ["pw.x"]
-    assert tiered.threshold == 0.2 and tiered.mace.committee_size == 3
+    assert tiered.config.force_spread_threshold == 0.2 and tiered.mace.committee_size == 3
     assert build_tiered_oracle(config, tmp_path, uncertain_policy="drop").dft is None

@@ -29,6 +29,7 @@ from pyacemaker_fw.training.pacemaker import (
     read_fit_history,
     record_version,
     remove_fit_scratch,
+    split_test_set,
 )
 from pyacemaker_fw.training.replay import ReplayBuffer, replay_count
 
@@ -44,7 +45,7 @@ SMALL = TrainerConfig(
 # --- unit tests -------------------------------------------------------------------------
 def test_scratch_input_builds_a_basis_and_an_update_continues_one() -> None:
     config = TrainerConfig(cutoff=4.5, functions_per_element=30, kappa=0.2, ndensity=1)
-    scratch = pacemaker_input(config, ["Si"], iterations=300, structures=40, scratch=True)
+    scratch = pacemaker_input(config, ["Si"], iterations=300, scratch=True, test_set=True)
     potential = scratch["potential"]
     assert potential["elements"] == ["Si"]
     assert potential["bonds"]["ALL"]["rcut"] == 4.5
@@ -56,14 +57,31 @@ def test_scratch_input_builds_a_basis_and_an_update_continues_one() -> None:
     assert scratch["backend"]["evaluator"] == "tensorpot"
     assert scratch["data"] == {
         "filename": "train.pkl.gz",
-        "test_size": 4,
+        "test_filename": "test.pkl.gz",
         "reference_energy": "auto",
     }
-    update = pacemaker_input(config, ["Si"], iterations=100, structures=40, scratch=False)
+    update = pacemaker_input(config, ["Si"], iterations=100, scratch=False)
     assert "potential" not in update, "the basis comes from -p previous.yaml"
     assert "reference_energy" not in update["data"], "it comes from the previous potential"
     raw = config.model_copy(update={"energy_reference": "none"})
-    assert "reference_energy" not in pacemaker_input(raw, ["Si"], 300, 40, scratch=True)["data"]
+    assert "reference_energy" not in pacemaker_input(raw, ["Si"], 300, scratch=True)["data"]
+
+
+def test_the_test_set_holds_only_structures_whose_energy_teaches() -> None:
+    """pacemaker refuses a test set whose energy weights are all zero (clusters): 11 clusters
+    and 9 bulk cells must give a test set of bulk cells, whatever the seed."""
+    clusters = [bulk("Si", "diamond", a=5.43, cubic=True) for _ in range(11)]
+    for cluster in clusters:
+        cluster.info[keys.ENERGY_WEIGHT] = 0.0
+    cells = [bulk("Si", "diamond", a=5.43 + 0.01 * i, cubic=True) for i in range(9)]
+    for seed in range(5):
+        config = TrainerConfig(test_fraction=0.25, seed=seed)
+        train, test = split_test_set(config, [*clusters, *cells])
+        assert len(test) == 5 and len(train) == 15
+        assert all(atoms in cells for atoms in test)
+        assert any(atoms in cells for atoms in train)
+    lonely = split_test_set(TrainerConfig(test_fraction=0.5), [*clusters, cells[0]])
+    assert lonely[1] == []  # the one bulk cell stays in training
 
 
 def test_small_sets_are_not_split() -> None:
@@ -328,9 +346,10 @@ def test_incremental_update_trains_on_new_data_plus_replay_and_remembers_it(
 ) -> None:
     workdir = incremental.files.yaml.parent
     trained_on = read_dataset(workdir / "train.pkl.gz")
-    assert len(trained_on) == len(new_data) + replay_count(len(new_data), 0.5)
-    energies = [atoms.get_potential_energy() for atoms in trained_on]
-    assert energies[: len(new_data)] == [atoms.get_potential_energy() for atoms in new_data]
+    held_out = read_dataset(workdir / "test.pkl.gz") if (workdir / "test.pkl.gz").is_file() else []
+    assert len(trained_on) + len(held_out) == len(new_data) + replay_count(len(new_data), 0.5)
+    energies = {atoms.get_potential_energy() for atoms in [*trained_on, *held_out]}
+    assert {atoms.get_potential_energy() for atoms in new_data} <= energies
     assert (incremental.version, incremental.parent_version) == (2, 1)
     assert incremental.mode == "incremental"
     assert incremental.metrics.iterations == SMALL.incremental_iterations
