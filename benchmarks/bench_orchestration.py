@@ -54,6 +54,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         data = yaml.safe_load(SI_FAST.read_text())
         data["workdir"] = str(Path(folder) / "campaign")
+        holdout = data["validation"]["holdout_set"]
+        data["validation"]["holdout_set"] = str(SI_FAST.parent / holdout)
         path = Path(folder) / "si_fast.yaml"
         path.write_text(yaml.safe_dump(data))
         began = time.perf_counter()

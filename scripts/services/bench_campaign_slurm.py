@@ -72,6 +72,8 @@ def main() -> None:
         )
         data = yaml.safe_load((REPO / "workflows" / "si_fast.yaml").read_text())
         data.update(workdir=str(root / "campaign"))
+        holdout = REPO / "workflows" / data["validation"]["holdout_set"]
+        data["validation"]["holdout_set"] = str(holdout)
         data["fireworks"] = {"launchpad_file": str(launchpad_file)}
         data["md"]["walkers"] = WALKERS
         config = root / "si_fast.yaml"

@@ -17,6 +17,8 @@ def si_fast_config(folder: Path, **sections: dict[str, Any]) -> CampaignConfig:
     """si_fast with its campaign folder in ``folder`` and ``sections`` merged over it."""
     data = yaml.safe_load(SI_FAST.read_text())
     data["workdir"] = str(folder / "campaign")
+    holdout = data["validation"]["holdout_set"]
+    data["validation"]["holdout_set"] = str(SI_FAST.parent / holdout)  # the file stays here
     for name, values in sections.items():
         data[name] = {**data.get(name, {}), **values}
     path = folder / "si_fast.yaml"
