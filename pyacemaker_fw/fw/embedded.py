@@ -1,11 +1,12 @@
 """The embedded LaunchPad of ``pyacemaker-fw run``: no server, and its state survives a kill.
 
 FireWorks runs on an in-process mongomock database. After every change of state (each
-Firework launched or finished, each write of a task to the campaign store) the whole database
-is written to ``launchpad.json`` in the campaign folder: to a temporary file, then renamed, so
-that a kill at any moment leaves the previous snapshot whole. Running the same command again
-loads the snapshot, reruns any Firework that was RUNNING when the process died (its tasks find
-their finished work in the store and in their folders), and carries on.
+Firework launched or finished, and a task's writes to the campaign store, at most every
+half second) the whole database is written to ``launchpad.json`` in the campaign folder: to
+a temporary file, then renamed, so that a kill at any moment leaves the previous snapshot
+whole. Running the same command again loads the snapshot, reruns any Firework that was
+RUNNING when the process died (its tasks find their finished work in the store and in their
+folders), and carries on.
 
 Why a snapshot: a file-backed mongomock only writes on a clean exit, and no MongoDB server can
 be assumed on a laptop. The database of a campaign is small (its structures and records, a few
@@ -15,6 +16,7 @@ MB), so writing it whole costs milliseconds per change.
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,8 @@ from fireworks import LaunchPad
 from pyacemaker_fw.core.store import CampaignStore
 
 DATABASE = "pyacemaker_fw"
+SAVE_EVERY = 0.5
+"""Seconds between saves triggered by store writes (see :meth:`EmbeddedLaunchPad.save`)."""
 _active: EmbeddedLaunchPad | None = None
 
 
@@ -39,6 +43,7 @@ class EmbeddedLaunchPad:
         self.client: Any = mongomock.MongoClient()
         self.snapshot = snapshot
         self.read_only = read_only
+        self._saved = -float("inf")
         # FireWorks binds MongoClient at import time, so replace it in its own module.
         original = launchpad_module.MongoClient
         launchpad_module.MongoClient = lambda *args, **kwargs: self.client
@@ -56,12 +61,23 @@ class EmbeddedLaunchPad:
         return self.launchpad.db
 
     def store(self, campaign: str) -> CampaignStore:
-        return CampaignStore(self.db, campaign, on_write=self.save)
+        return CampaignStore(self.db, campaign, on_write=lambda: self.save(force=False))
 
-    def save(self) -> None:
-        """Write the whole database to the snapshot file, atomically."""
+    def save(self, force: bool = True) -> None:
+        """Write the whole database to the snapshot file, atomically.
+
+        Without ``force`` (a task's store writes) a save within :data:`SAVE_EVERY` seconds of
+        the last such save is left to the next: a burst of small writes costs one save, while the
+        write that records finished expensive work (a label, after seconds of pw.x) is saved
+        at once. The runner forces a save after every Firework.
+        """
         if self.snapshot is None or self.read_only:
             return
+        if not force:
+            now = time.monotonic()
+            if now - self._saved < SAVE_EVERY:
+                return
+            self._saved = now
         from bson import json_util
 
         data = {

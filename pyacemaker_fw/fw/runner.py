@@ -123,7 +123,9 @@ def _launch_one(session: EmbeddedLaunchPad, worker: FWorker, launches: Path) -> 
 def _quiet_fireworks() -> None:
     """FireWorks logs every launch at DEBUG/INFO; the run reports progress itself."""
     for name in ("launchpad", "rocket.launcher"):
-        logging.getLogger(name).propagate = False
+        logger = logging.getLogger(name)
+        logger.propagate = False
+        logger.setLevel(logging.WARNING)
     logging.getLogger().setLevel(logging.WARNING)
 
 
