@@ -31,6 +31,8 @@ minutes from scratch; the 2×2×2 parents are 11 minutes each, the 215-atom pare
 from __future__ import annotations
 
 import argparse
+import json
+import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
@@ -45,12 +47,13 @@ from ase.neighborlist import neighbor_list
 
 from pyacemaker_fw.config import CutoutConfig, EspressoConfig, RelaxationConfig
 from pyacemaker_fw.core import keys
+from pyacemaker_fw.core.labels import attach_labels
 from pyacemaker_fw.core.threads import pin_threads
 from pyacemaker_fw.extraction import extract_clusters, prepare_clusters, relax_buffer
 from pyacemaker_fw.extraction.accuracy import ForceErrors, reweighted, weighted_force_errors
 from pyacemaker_fw.oracles.espresso import oracle as oracle_module
-from pyacemaker_fw.oracles.espresso.inputs import PwInput
-from pyacemaker_fw.oracles.espresso.oracle import EspressoOracle
+from pyacemaker_fw.oracles.espresso.inputs import OUTPUT_FILE, PwInput
+from pyacemaker_fw.oracles.espresso.oracle import EspressoOracle, read_final_frame
 
 ROOT = Path(__file__).resolve().parents[1]
 FRAMES = ROOT / "workflows/si_demo/frames"
@@ -59,6 +62,7 @@ PRODUCTION = EspressoConfig(ecutwfc=30.0, ecutrho=240.0, smearing="mv", degauss=
 CONVERGED_KSPACING = 0.09  # 2×2×2 for a 10.86 Å cell
 PRODUCTION_ATOMS = 1000
 FROZEN = RelaxationConfig(enabled=False)
+CPU_TIME = re.compile(r"PWSCF\s*:\s*(?:(\d+)h\s*)?(?:(\d+)m\s*)?([\d.]+)s CPU")
 DEFAULT = CutoutConfig(relaxation=FROZEN)
 
 
@@ -122,8 +126,10 @@ class Labeller:
             return cached
         config = PRODUCTION.model_copy(update={"kspacing": kspacing or PRODUCTION.kspacing})
         began = time.perf_counter()
-        with shifted_grid(shifted) if shifted else nullcontext():
-            labelled = EspressoOracle(config, self.root).label_one(atoms, directory)
+        labelled = finished_run(atoms, directory)
+        if labelled is None:
+            with shifted_grid(shifted) if shifted else nullcontext():
+                labelled = EspressoOracle(config, self.root).label_one(atoms, directory)
         labelled.info["qe_wall_s"] = time.perf_counter() - began
         labelled.info["qe_cpu_s"] = pw_cpu_seconds(directory / "pw.out")
         for key in (keys.ORACLE_SETTINGS, keys.CORRECTIONS):
@@ -133,15 +139,25 @@ class Labeller:
 
 
 def pw_cpu_seconds(output: Path) -> float:
-    for line in reversed(output.read_text().splitlines()):
-        if line.strip().startswith("PWSCF") and "CPU" in line:
-            text = line.split(":", 1)[1].split("CPU")[0].strip()
-            seconds = 0.0
-            for part in text.split():
-                unit = part[-1]
-                seconds += float(part[:-1]) * {"h": 3600, "m": 60, "s": 1}[unit]
-            return seconds
-    raise ValueError(f"no PWSCF CPU time in {output}")
+    """pw.x's own CPU time, from its last ``PWSCF : 4m26.59s CPU`` line."""
+    found = CPU_TIME.findall(output.read_text())
+    if not found:
+        raise ValueError(f"no PWSCF CPU time in {output}")
+    hours, minutes, seconds = found[-1]
+    return 3600 * float(hours or 0) + 60 * float(minutes or 0) + float(seconds)
+
+
+def finished_run(atoms: Atoms, directory: Path) -> Atoms | None:
+    """The label of a pw.x run that finished in ``directory`` but was never stored."""
+    output = directory / OUTPUT_FILE
+    if not output.is_file():
+        return None
+    text = output.read_text()
+    if "JOB DONE" not in text or "convergence NOT achieved" in text:
+        return None
+    final = read_final_frame(output)
+    stress = final.get_stress() if atoms.pbc.any() else None
+    return attach_labels(atoms, final.get_potential_energy(), final.get_forces(), "qe", stress)
 
 
 def frame(case: Case) -> Atoms:
@@ -240,7 +256,7 @@ def caps_relaxed(cluster: Atoms) -> Atoms:
 
 
 def options_table(
-    labeller: Labeller, case: Case, parent: Atoms, with_buffer_4: bool
+    labeller: Labeller, case: Case, parent: Atoms, with_buffer_4: bool, more_centres: bool
 ) -> list[dict[str, Any]]:
     atoms = frame(case)
     reference = parent.get_forces()
@@ -257,7 +273,7 @@ def options_table(
     errors = weighted_force_errors(whole, shifted.get_forces()[order], reference)
     print(row("whole frame (periodic_box), 1×1×1 shifted", shifted, errors))
     rows.append({"case": case.name, "option": "whole_frame_k111s", **errors.__dict__})
-    for centre in case.centres:
+    for centre in case.centres[: 2 if more_centres else 1]:
         first = centre == case.centres[0]
         variants = [("cluster, buffer 5", DEFAULT)]
         if first and with_buffer_4:
@@ -299,7 +315,7 @@ def options_table(
     return rows
 
 
-def periodic_box_table(labeller: Labeller) -> tuple[Atoms, Atoms]:
+def periodic_box_table(labeller: Labeller) -> Atoms:
     case = Case("si215_vacancy", "si216_vacancy", 0, [])
     atoms = frame(case)
     near = undercoordinated(atoms)
@@ -312,7 +328,6 @@ def periodic_box_table(labeller: Labeller) -> tuple[Atoms, Atoms]:
         f"{parent.info['qe_cpu_s']:.0f} CPU s)"
     )
     print(HEADER)
-    cluster_label = None
     for centre in centres:
         box = extract_clusters(atoms, [centre], CutoutConfig(mode="periodic_box"))[0]
         label = labeller(box, f"{case.name}_box{centre}_gamma")
@@ -322,14 +337,7 @@ def periodic_box_table(labeller: Labeller) -> tuple[Atoms, Atoms]:
         label = labeller(box, f"{case.name}_box{centre}_k111s", shifted=(1, 1, 1))
         errors = weighted_force_errors(box, label.get_forces(), reference)
         print(row(f"periodic box, 1×1×1 shifted, centre {centre}", label, errors))
-        if cluster_label is not None:
-            continue  # one cluster is enough for the cost table
-        cluster = extract_clusters(atoms, [centre], DEFAULT)[0]
-        cluster_label = labeller(cluster, f"{case.name}_c{centre}_b5")
-        errors = weighted_force_errors(cluster, cluster_label.get_forces(), reference)
-        print(row(f"cluster, buffer 5, centre {centre}", cluster_label, errors))
-    assert cluster_label is not None
-    return parent, cluster_label
+    return parent
 
 
 def cost_table(labeller: Labeller, small: Atoms, large: Atoms, cluster: Atoms) -> None:
@@ -357,6 +365,9 @@ def main() -> None:
     options = argparse.ArgumentParser(description=__doc__)
     options.add_argument("--workdir", type=Path, default=Path("/work/scratch/si_demo/qe"))
     options.add_argument("--json", type=Path, default=None, help="write the error rows here")
+    options.add_argument("--more-centres", action="store_true", help="a second centre per frame")
+    options.add_argument("--buffer-4", action="store_true", help="a 4 Å buffer, first frame")
+    options.add_argument("--box", action="store_true", help="the 215-atom frame and cost table")
     arguments = options.parse_args()
     pin_threads(1)
     labeller = Labeller(arguments.workdir)
@@ -365,14 +376,18 @@ def main() -> None:
     print("\n## 2. Error and cost per option, against the 2×2×2 parent")
     rows: list[dict[str, Any]] = []
     for case in all_cases:
-        rows += options_table(labeller, case, converged[case.name], case is all_cases[0])
-    parent, cluster = periodic_box_table(labeller)
-    small = labeller(frame(all_cases[1]), f"{all_cases[1].name}_gamma")
-    cost_table(labeller, small, parent, cluster)
+        with_buffer_4 = arguments.buffer_4 and case is all_cases[0]
+        parent = converged[case.name]
+        rows += options_table(labeller, case, parent, with_buffer_4, arguments.more_centres)
     if arguments.json:
-        import json
-
         arguments.json.write_text(json.dumps(rows, indent=1))
+    if arguments.box:
+        parent = periodic_box_table(labeller)
+        first = all_cases[0]
+        cluster = extract_clusters(frame(first), first.centres[:1], DEFAULT)[0]
+        cluster_label = labeller(cluster, f"{first.name}_c{first.centres[0]}_b5")
+        small = labeller(frame(all_cases[1]), f"{all_cases[1].name}_gamma")
+        cost_table(labeller, small, parent, cluster_label)
 
 
 if __name__ == "__main__":

@@ -732,6 +732,11 @@ class CampaignConfig(_Section):
             raise field_error("oracle.qe.pseudopotentials", f"no entry for {', '.join(missing)}")
         return self
 
+    def fit_elements(self) -> list[str]:
+        """The elements of the ACE potential: the campaign's, plus the cutout's passivant,
+        whose caps sit within the cutoff of the core atoms that teach."""
+        return list(dict.fromkeys(self.qe_elements()))
+
     def qe_elements(self) -> list[str]:
         """Every element QE will see: the campaign's, plus the cutout's passivant."""
         needed = list(self.elements)

@@ -15,15 +15,17 @@ from pydantic import BaseModel, ConfigDict, Field
 from pyacemaker_fw.campaign.md import read_frame
 from pyacemaker_fw.config import CampaignConfig
 from pyacemaker_fw.core import keys
-from pyacemaker_fw.core.base import BaseOracle
 from pyacemaker_fw.core.models import PotentialRecord
 from pyacemaker_fw.extraction.cutout import centres_from_gamma
 from pyacemaker_fw.extraction.pipeline import prepare_clusters
+from pyacemaker_fw.oracles.ase_adapter import Model
+from pyacemaker_fw.oracles.energy_alignment import shift_energy
 from pyacemaker_fw.oracles.factory import dft_oracle, surrogate_calculator, surrogate_oracle
 from pyacemaker_fw.training.mace_finetune import MACEFineTuner
 from pyacemaker_fw.training.pacemaker import PacemakerTrainer, remove_fit_scratch
 from pyacemaker_fw.training.replay import ReplayBuffer
 from pyacemaker_fw.training.surrogates import SurrogateGenerator
+from pyacemaker_fw.validation.models import ShiftedCalculator
 from pyacemaker_fw.validation.report import ValidationReport
 from pyacemaker_fw.validation.validator import validate_potential, validation_structure
 
@@ -34,12 +36,22 @@ def validate(
     potential: PotentialRecord,
     workdir: Path,
     surrogate_models: list[str] | None = None,
+    surrogate_shifts: dict[str, float] | None = None,
 ) -> ValidationReport:
-    """The gate: ``potential`` against the configured reference (surrogate or DFT)."""
-    reference: BaseOracle
+    """The gate: ``potential`` against the configured reference (surrogate or DFT).
+
+    ``surrogate_shifts`` (eV per atom of each element) move a surrogate's energies onto the
+    DFT scale the potential was fitted on, as Phase 1 did for its labels; without them a
+    surrogate on another energy scale would fail every E0 check by that offset.
+    """
+    reference: Model
     name: str
     if config.validation.reference == "dft":
         reference, name = dft_oracle(config, workdir / "dft"), config.oracle.dft_engine
+    elif surrogate_shifts:
+        calculator = surrogate_calculator(config, surrogate_models)
+        reference = ShiftedCalculator(calculator, surrogate_shifts, 0.0)
+        name = f"{config.oracle.surrogate_engine} (on the DFT energy scale)"
     else:
         reference = surrogate_oracle(config, surrogate_models)
         name = config.oracle.surrogate_engine
@@ -133,9 +145,14 @@ def finetune_surrogate(
     new: Sequence[Atoms],
     old: Sequence[Atoms],
     workdir: Path,
+    shifts: dict[str, float] | None = None,
 ) -> FinetuneOutcome:
     """The surrogate's first model fine-tuned on the new DFT labels plus a replay sample of
-    ``old`` (``trainer.mace_finetune.replay_structures`` of them, seeded)."""
+    ``old`` (``trainer.mace_finetune.replay_structures`` of them, seeded).
+
+    ``shifts`` are the per-element offsets from the surrogate's energy scale to DFT's (Phase
+    1's alignment): the DFT labels are moved back onto the surrogate's scale first, so the
+    model learns interactions, not a constant."""
     if config.oracle.surrogate_engine != "mace" or not config.loop.finetune_mace:
         return FinetuneOutcome(skipped="the surrogate is not MACE or loop.finetune_mace is off")
     if not new:
@@ -155,6 +172,10 @@ def finetune_surrogate(
     tuner = MACEFineTuner(
         settings, dtype=config.oracle.mace.default_dtype, seed=config.trainer.seed
     )
+    if shifts:
+        back = {symbol: -offset for symbol, offset in shifts.items()}
+        new = [shift_energy(atoms, back) for atoms in new]
+        replayed = [shift_energy(atoms, back) for atoms in replayed]
     result = tuner.finetune(base, list(new), workdir, old=replayed)
     return FinetuneOutcome(
         model=result.model,
@@ -172,15 +193,37 @@ def _unknown_elements(model: Path, structures: Sequence[Atoms]) -> list[str]:
     return [chemical_symbols[z] for z in sorted(present - known)]
 
 
+class SurrogateData(BaseModel):
+    """Surrogate-labelled neighbours of the new DFT structures, or why there are none."""
+
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+
+    structures: list[Atoms] = Field(default_factory=list)
+    skipped: str | None = None
+
+
 def make_surrogates(
     config: CampaignConfig,
     structures: Sequence[Atoms],
     surrogate_models: list[str] | None,
     seed: int,
-) -> list[Atoms]:
-    """Perturbed neighbours of the new DFT structures, labelled by the (fine-tuned) surrogate."""
+) -> SurrogateData:
+    """Perturbed neighbours of the new DFT structures, labelled by the (fine-tuned) surrogate.
+
+    A MACE surrogate that does not know an element of the structures (a Si-only model and H
+    caps) cannot label them: the round goes on without surrogate data, and says why."""
+    if config.oracle.surrogate_engine == "mace" and structures:
+        model = Path((surrogate_models or config.oracle.mace.model_files())[0])
+        missing = _unknown_elements(model, structures)
+        if missing:
+            return SurrogateData(
+                skipped=f"the surrogate {model.name} does not know {missing}, so it cannot "
+                "label neighbours of these structures"
+            )
     oracle = surrogate_oracle(config, surrogate_models)
-    return SurrogateGenerator(oracle, config.loop, seed=seed).generate(structures)
+    return SurrogateData(
+        structures=SurrogateGenerator(oracle, config.loop, seed=seed).generate(structures)
+    )
 
 
 def fit_potential(
@@ -193,7 +236,7 @@ def fit_potential(
 ) -> PotentialRecord:
     """A scratch fit (``previous`` None) or an update of ``previous``, as ``loop.update_mode``
     says; ``replay`` takes part and takes in the new data."""
-    trainer = PacemakerTrainer(config.trainer, config.elements, config.loop, replay=replay)
+    trainer = PacemakerTrainer(config.trainer, config.fit_elements(), config.loop, replay=replay)
     record = trainer.train(structures, workdir, previous, version=version)
     if config.cleanup.remove_fit_scratch:
         remove_fit_scratch(workdir)

@@ -121,11 +121,13 @@ def _launch_one(session: EmbeddedLaunchPad, worker: FWorker, launches: Path) -> 
 
 
 def _quiet_fireworks() -> None:
-    """FireWorks logs every launch at DEBUG/INFO; the run reports progress itself."""
+    """FireWorks logs every launch at INFO to stdout; the run reports progress itself. Its
+    rocket's stream level is the FW_config setting ROCKET_STREAM_LOGLEVEL, read at import."""
+    from fireworks.core import rocket
+
+    rocket.ROCKET_STREAM_LOGLEVEL = "WARNING"
     for name in ("launchpad", "rocket.launcher"):
-        logger = logging.getLogger(name)
-        logger.propagate = False
-        logger.setLevel(logging.WARNING)
+        logging.getLogger(name).propagate = False
     logging.getLogger().setLevel(logging.WARNING)
 
 

@@ -62,6 +62,15 @@ def _surrogate_models(store: CampaignStore) -> list[str] | None:
     return [max(models, key=lambda record: int(record["version"]))["model"]]
 
 
+def _surrogate_shifts(store: CampaignStore) -> dict[str, float]:
+    """Phase 1's per-element offsets from the surrogate's energy scale to DFT's (newest round)."""
+    fits = store.db["potentials"].find(
+        {"campaign": store.campaign, "fit_key": {"$regex": "^phase1/"}, "status": "ready"}
+    )
+    newest = max(fits, key=lambda document: int(document["version"]), default=None)
+    return dict((newest or {}).get("energy_shifts") or {})
+
+
 # --- Phase 1 --------------------------------------------------------------------------------
 @explicit_serialize
 class SelectCandidatesTask(FiretaskBase):
@@ -101,9 +110,9 @@ class SurrogateLabelTask(FiretaskBase):
             for d in store.structure_documents(dataset=PHASE1, round=round_)
             if "surrogate" not in d
         ]
-        labelled = distill.surrogate_labels(
-            config, [document_to_atoms(d) for d in todo], _surrogate_models(store)
-        )
+        structures = [document_to_atoms(d) for d in todo]
+        models = _surrogate_models(store)
+        labelled = distill.surrogate_labels(config, structures, models) if todo else []
         for document, atoms in zip(todo, labelled, strict=True):
             unsure = is_uncertain(atoms, config.oracle.tiered)
             store.set_surrogate_label(document["key"], atoms, uncertain=unsure)
@@ -191,7 +200,8 @@ class ValidateTask(FiretaskBase):
         saved = store.get_record("validation", key)
         if saved is None:
             folder = layout(config).validation(record.version, final)
-            report = learn.validate(config, record, folder, _surrogate_models(store))
+            models = _surrogate_models(store)
+            report = learn.validate(config, record, folder, models, _surrogate_shifts(store))
             saved = {"version": record.version, "passed": report.passed, **_gate_summary(report)}
             store.put_record("validation", key, {**saved, "report": report.model_dump(mode="json")})
             store.set_potential_fields(record.version, validation=saved)
@@ -305,6 +315,7 @@ def _finetune(
         _new_dft(store, walker, iteration),
         _old_dft(store, walker, iteration),
         layout(config).mace(version),
+        _surrogate_shifts(store),
     )
     done = outcome.model_dump(mode="json")
     if outcome.model is not None:
@@ -336,11 +347,13 @@ class SurrogateDataTask(FiretaskBase):
             new = _new_dft(store, walker, iteration)
             seed = config.trainer.seed + 1000 * walker + iteration
             made = learn.make_surrogates(config, new, _surrogate_models(store), seed)
-            names = [surrogate_key(walker, iteration, i) for i in range(len(made))]
-            store.put_structures(made, SURROGATE, names, walker=walker, iteration=iteration)
-            done = {"keys": names}
+            names = [surrogate_key(walker, iteration, i) for i in range(len(made.structures))]
+            store.put_structures(
+                made.structures, SURROGATE, names, walker=walker, iteration=iteration
+            )
+            done = {"keys": names, "skipped": made.skipped}
             store.put_record("surrogate_data", record_key, done)
-        return FWAction(stored_data={"surrogates": len(done["keys"])})
+        return FWAction(stored_data={"surrogates": len(done["keys"]), "skipped": done["skipped"]})
 
 
 @explicit_serialize

@@ -62,16 +62,34 @@ def write_active_set(potential_yaml: Path, structures: Sequence[Atoms], output: 
     projections = compute_B_projections(basis, bare)
     masks = taught_atom_masks(structures, dict(basis.elements_to_index_map))
     taught = {species: projections[species][mask] for species, mask in masks.items()}
+    never_taught = {
+        species: _placeholder(rows.shape[1]) for species, rows in taught.items() if not len(rows)
+    }
     for species, rows in taught.items():
-        if rows.shape[0] < rows.shape[1]:
+        if species not in never_taught and rows.shape[0] < rows.shape[1]:
             raise ActiveSetError(
                 f"element {basis.elements_name[species]}: {rows.shape[0]} weighted atoms cannot "
                 f"span {rows.shape[1]} basis functions; add data or use fewer functions"
             )
-    active = compute_active_set(taught, tol=GAMMA_TOLERANCE, max_iters=MAXVOL_ITERATIONS)
-    save_active_inverse_set(str(output), compute_A_active_inverse(active), basis.elements_name)
+    spanned = {s: rows for s, rows in taught.items() if s not in never_taught}
+    active = compute_active_set(spanned, tol=GAMMA_TOLERANCE, max_iters=MAXVOL_ITERATIONS)
+    inverse = {**compute_A_active_inverse(active), **never_taught}
+    for species in never_taught:
+        log.warning(
+            "element %s teaches nothing (only caps or buffer): its gamma in %s is not an "
+            "extrapolation grade",
+            basis.elements_name[species],
+            output.name,
+        )
+    save_active_inverse_set(str(output), dict(sorted(inverse.items())), basis.elements_name)
     log.info("active set of %s over %d structures -> %s", potential_yaml, len(structures), output)
     return output
+
+
+def _placeholder(functions: int) -> npt.NDArray[np.float64]:
+    """The inverse active set of an element no atom teaches (a passivant): pyace needs one per
+    element, and MD of the campaign's own elements never evaluates it."""
+    return np.eye(functions)
 
 
 def _without_calculator(atoms: Atoms) -> Atoms:

@@ -72,3 +72,28 @@ def _bare(atoms: Atoms) -> Atoms:
     copy: Atoms = atoms.copy()
     copy.calc = None
     return copy
+
+
+@pytest.mark.engine
+def test_an_element_no_atom_teaches_gets_a_placeholder_and_the_others_their_active_set(
+    tmp_path: Path, small_si: list[Atoms]
+) -> None:
+    """A campaign with H caps fits Si+H, but no H atom ever teaches: pyace still needs an
+    active set for H, and Si's gamma must be the real extrapolation grade."""
+    from pyace import PyACECalculator
+
+    from pyacemaker_fw.config import TrainerConfig
+    from pyacemaker_fw.training.pacemaker import PacemakerTrainer
+
+    config = TrainerConfig(cutoff=4.5, functions_per_element=8, max_iterations=3, test_fraction=0)
+    fit = PacemakerTrainer(config, ["Si", "H"], active_set=False).train(small_si, tmp_path / "fit")
+    asi = write_active_set(fit.files.yaml, small_si, tmp_path / "both.asi")
+    with np.load(asi) as inverse:
+        np.testing.assert_array_equal(inverse["H"], np.eye(inverse["H"].shape[0]))
+        assert not np.allclose(inverse["Si"], np.eye(inverse["Si"].shape[0]))
+    calculator = PyACECalculator(str(fit.files.yaml))
+    calculator.set_active_set(str(asi))
+    taught = _bare(small_si[0])
+    taught.calc = calculator
+    taught.get_potential_energy()
+    assert calculator.results["gamma"].max() <= 1.0 + 1e-6  # a training structure interpolates

@@ -10,7 +10,7 @@ Categories (``info['category']``):
 - ``hot_md_64``: hot Si64/Si63 frames at Gamma (the stage-2 benchmark frames left out);
 - ``surface``: a Si(001) slab, as cut and rattled;
 - ``molecule``: SiH4 and Si2H6, at equilibrium and rattled;
-- ``cluster``: H-capped clusters cut from hot frames (Si5H12 and about Si15H32), as cut and
+- ``cluster``: H-capped clusters cut from hot frames (8 Si5H12, 8 of about Si15H32), as cut and
   rattled: the chemistry of a cutout's buffer and caps.
 
 About one structure in seven of each category is held out (``info['split'] = 'heldout'``), by a
@@ -134,7 +134,7 @@ def clusters(rng: np.random.Generator) -> list[Atoms]:
         if (name, index) not in STAGE2_FRAMES
     ]
     result = []
-    for number, buffer in enumerate([3.0] * 10 + [4.0] * 12):
+    for number, buffer in enumerate([3.0, 4.0] * 8):
         name, index = sources[number % len(sources)]
         frame = read(FRAMES / f"{name}.extxyz", index=index)
         assert isinstance(frame, Atoms)

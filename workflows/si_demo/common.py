@@ -35,6 +35,10 @@ PRODUCTION = {
 """The issue-12 production settings: PBE, 30/240 Ry, MV 0.01 Ry; kspacing 0.1 (2π/Å) gives
 4×4×4 for Si2, 2×2×2 for Si8 and Gamma from Si64 on; clusters always run at Gamma."""
 
+ISOLATED_MIXING = {"electrons": {"mixing_mode": "local-TF", "mixing_beta": 0.3}}
+"""Clusters and molecules in vacuum: Thomas-Fermi screened mixing damps the charge sloshing
+between the molecule and the empty box (a default-mixing cluster SCF took 31 iterations)."""
+
 CPU_TIME = re.compile(r"PWSCF\s*:\s*(?:(\d+)h\s*)?(?:(\d+)m\s*)?([\d.]+)s CPU")
 
 
@@ -59,7 +63,8 @@ def label(atoms: Atoms, name: str, **changes: Any) -> Atoms:
         cached = read(stored)
         assert isinstance(cached, Atoms)
         return cached
-    oracle = EspressoOracle(qe_config(**changes), directory.parent)
+    overrides = ISOLATED_MIXING if not atoms.pbc.any() else None
+    oracle = EspressoOracle(qe_config(**changes), directory.parent, overrides=overrides)
     began = time.perf_counter()
     labelled = oracle.label_one(atoms, directory)
     labelled.info["qe_wall_s"] = time.perf_counter() - began
