@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 
 GAMMA_TOLERANCE = 1.001
 MAXVOL_ITERATIONS = 300
+REGULARISATION = 1e-6
+"""Relative size of the rows that complete an active set whose environments do not span
+the basis."""
 
 
 class ActiveSetError(ValueError):
@@ -52,7 +55,6 @@ def write_active_set(potential_yaml: Path, structures: Sequence[Atoms], output: 
     from pyace import ACEBBasisSet, BBasisConfiguration
     from pyace.activelearning import (
         compute_A_active_inverse,
-        compute_active_set,
         compute_B_projections,
         save_active_inverse_set,
     )
@@ -72,7 +74,7 @@ def write_active_set(potential_yaml: Path, structures: Sequence[Atoms], output: 
                 f"span {rows.shape[1]} basis functions; add data or use fewer functions"
             )
     spanned = {s: rows for s, rows in taught.items() if s not in never_taught}
-    active = compute_active_set(spanned, tol=GAMMA_TOLERANCE, max_iters=MAXVOL_ITERATIONS)
+    active = _active_set(spanned, output)
     inverse = {**compute_A_active_inverse(active), **never_taught}
     for species in never_taught:
         log.warning(
@@ -84,6 +86,44 @@ def write_active_set(potential_yaml: Path, structures: Sequence[Atoms], output: 
     save_active_inverse_set(str(output), dict(sorted(inverse.items())), basis.elements_name)
     log.info("active set of %s over %d structures -> %s", potential_yaml, len(structures), output)
     return output
+
+
+def _active_set(
+    projections: dict[int, npt.NDArray[np.float64]], output: Path
+) -> dict[int, npt.NDArray[np.float64]]:
+    """MaxVol over the taught environments. When they are (numerically) linearly dependent,
+    MaxVol finds no invertible start; tiny rows ``REGULARISATION * scale * e_k`` then complete
+    the basis, so that a direction the data never showed gets a gamma of about
+    1/REGULARISATION: the potential extrapolates there, and says so."""
+    from pyace.activelearning import compute_active_set
+
+    try:
+        active: dict[int, npt.NDArray[np.float64]] = compute_active_set(
+            {s: rows.copy() for s, rows in projections.items()},
+            tol=GAMMA_TOLERANCE,
+            max_iters=MAXVOL_ITERATIONS,
+        )
+        return active
+    except ValueError as error:
+        if "singular" not in str(error):
+            raise
+    log.warning(
+        "the taught environments of %s do not span the basis; directions they never show "
+        "get gamma ~%.0e",
+        output.name,
+        1 / REGULARISATION,
+    )
+    extra = {
+        s: REGULARISATION * float(np.abs(rows).max()) * np.eye(rows.shape[1])
+        for s, rows in projections.items()
+    }
+    active = compute_active_set(
+        {s: rows.copy() for s, rows in projections.items()},
+        tol=GAMMA_TOLERANCE,
+        max_iters=MAXVOL_ITERATIONS,
+        extra_A0_projections_dict=extra,
+    )
+    return active
 
 
 def _placeholder(functions: int) -> npt.NDArray[np.float64]:

@@ -97,3 +97,33 @@ def test_an_element_no_atom_teaches_gets_a_placeholder_and_the_others_their_acti
     taught.calc = calculator
     taught.get_potential_energy()
     assert calculator.results["gamma"].max() <= 1.0 + 1e-6  # a training structure interpolates
+
+
+@pytest.mark.engine
+def test_environments_that_do_not_span_the_basis_still_give_an_active_set_that_warns(
+    tmp_path: Path,
+) -> None:
+    """Perfect diamond cells hold one environment (rank 1): MaxVol alone finds no invertible
+    start. The active set must still be made, keep the crystal at gamma ~1, and flag any
+    other environment as far outside (gamma >> 1)."""
+    from pyace import PyACECalculator
+
+    crystal = bulk("Si", "diamond", a=5.43, cubic=True)
+    cells = [attach(crystal.copy()) for _ in range(20)]
+    asi = write_active_set(ACE_SI, cells, tmp_path / "one_environment.asi")
+    calculator = PyACECalculator(str(ACE_SI))
+    calculator.set_active_set(str(asi))
+    probe = crystal.copy()
+    probe.calc = calculator
+    probe.get_potential_energy()
+    assert calculator.results["gamma"].max() == pytest.approx(1.0, abs=1e-3)
+    probe.rattle(0.05, seed=1)
+    probe.get_potential_energy()
+    assert calculator.results["gamma"].max() > 1e3
+
+
+def attach(atoms: Atoms) -> Atoms:
+    """A labelled copy (any label: the active set reads only positions and weights)."""
+    from pyacemaker_fw.core.labels import attach_labels
+
+    return attach_labels(atoms, 0.0, np.zeros((len(atoms), 3)), "test")
