@@ -9,8 +9,8 @@ cut_clusters``, ``learn.fit_potential``) for at most ``ROUNDS`` learning rounds 
 
 1. **loop**: cluster cutouts around the uncertain atoms (core 2.6 Å, buffer 7 Å, no caps:
    SW knows no H; at most 2 clusters per halt), the dual threshold (smoothed over 5 checks
-   above 6, ceiling 100; not bench_noise_filter's 10, below which the 216-atom cell's largest
-   gamma stayed for the rest of the run after the first update), incremental updates with
+   above 6, ceiling 100; not bench_noise_filter's 10, below which the 216-atom cell's smoothed
+   gamma stayed for the rest of a trial run after the first update), incremental updates with
    replay. The buffer is as wide as SW's reach (a core atom's force depends on its
    neighbours' neighbours, 4.4 Å and more away), so the core labels equal the periodic
    parent's: 0.001 eV/Å off on a 1200 K frame, where si_fast's 4.6 Å buffer leaves them
@@ -331,6 +331,7 @@ def main() -> None:
             runs += run_seed(seed, held_out, Path(tmp) / f"seed{seed}", strategies)
     print(f"\nloop.new_fraction {options.new_fraction:g}")
     print_table(runs)
+    print_curves(runs)
     if len(strategies) == len(STRATEGIES) and options.new_fraction == BASE_NEW_FRACTION:
         plot(runs)
     print(f"\n(wall time {time.perf_counter() - began:.0f} s)")
@@ -388,6 +389,14 @@ def print_table(runs: Sequence[Run]) -> None:
             f"{_reached(mine, 'atoms')} | {np.median([r.points[0].phase1_rmse for r in mine]):.0f} "
             f"→ {_spread([r.worst_phase1_rmse for r in mine])} |"
         )
+
+
+def print_curves(runs: Sequence[Run]) -> None:
+    print()
+    print("Curves (oracle calls, labelled atoms: held-out RMSE meV/Å after each update):")
+    for run in runs:
+        points = "; ".join(f"{p.calls}, {p.atoms}: {p.rmse:.1f}" for p in run.points)
+        print(f"  {run.strategy}, seed {run.seed}: {points}")
 
 
 def headline(runs: Sequence[Run]) -> str:

@@ -30,7 +30,7 @@ follow the main table; ``plots/noise_filter.png`` shows the sweep and a stretch 
 1200 K trace.
 
 Run: ``OMP_NUM_THREADS=1 nice .venv/bin/python benchmarks/bench_noise_filter.py`` (about
-3 min: one fit, 3 x 20,000 MD steps, 6,000 SW labels).
+1.5 min: one fit, 3 x 20,000 MD steps, 6,000 SW labels).
 """
 
 from __future__ import annotations

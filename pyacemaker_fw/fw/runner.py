@@ -129,6 +129,9 @@ def _quiet_fireworks() -> None:
     for name in ("launchpad", "rocket.launcher"):
         logging.getLogger(name).propagate = False
     logging.getLogger().setLevel(logging.WARNING)
+    # The engines log their progress at INFO (pacemaker's iterations, validation reports);
+    # libraries such as pyace add root handlers on import, so quiet them at the source.
+    logging.getLogger("pyacemaker_fw").setLevel(logging.WARNING)
 
 
 def fireworks_by_state(session: EmbeddedLaunchPad) -> dict[str, int]:

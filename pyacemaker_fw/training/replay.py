@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pyacemaker_fw.config import LoopStrategyConfig
 from pyacemaker_fw.core.store import atoms_to_document, document_to_atoms
+from pyacemaker_fw.training.dataset import energy_weight
 from pyacemaker_fw.training.descriptors import (
     StructureDescriptor,
     farthest_point_order,
@@ -236,5 +237,14 @@ class ReplayBuffer:
         return [stored[index] for index in chosen]
 
     def training_set(self, new: Sequence[Atoms], new_fraction: float) -> list[Atoms]:
-        """``new`` plus a replay sample sized so that new data make up ``new_fraction``."""
-        return [*new, *self.sample(replay_count(len(new), new_fraction))]
+        """``new`` plus a replay sample sized so that new data make up ``new_fraction``.
+
+        A fit needs some energy to learn (pacemaker normalises the energy weights): when
+        neither ``new`` nor the sample has a structure whose energy teaches, as when both are
+        clusters, the first such structure of the buffer joins them.
+        """
+        chosen = [*new, *self.sample(replay_count(len(new), new_fraction))]
+        if any(energy_weight(atoms) > 0 for atoms in chosen):
+            return chosen
+        teaching = next((a for a in self.structures() if energy_weight(a) > 0), None)
+        return chosen if teaching is None else [*chosen, teaching]

@@ -5,6 +5,8 @@ from another process while it runs, and the campaign in `lpad webgui`."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import signal
 import subprocess
 import uuid
@@ -181,22 +183,44 @@ def test_status_worked_from_another_process_while_the_campaign_ran(
     assert sum(status["fireworks"].values()) >= 8
 
 
-def test_lpad_webgui_shows_the_campaigns_fireworks(
+def test_lpad_webgui_shows_the_campaigns_fireworks_in_chromium(
     campaign: SlurmCampaign, fw_config: Path, tmp_path: Path
 ) -> None:
-    from tests.hpc.test_webgui import FW_LINK, _answers, _fetch, _free_port
+    from tests.hpc.test_webgui import (
+        CHROMIUM,
+        CHROMIUM_FLAGS,
+        FW_LINK,
+        SCREENSHOT_DIR_VARIABLE,
+        _answers,
+        _fetch,
+        _free_port,
+    )
 
     port = _free_port()
     args = ["-l", str(campaign.launchpad_file), "webgui", "--server_mode", "--nworkers", "1"]
     server = start_tool(
         "lpad", [*args, "--port", str(port)], fw_env(fw_config), tmp_path, tmp_path / "gui.log"
     )
-    url = f"http://127.0.0.1:{port}"
+    url = f"http://127.0.0.1:{port}/"
+    browser = [str(CHROMIUM), *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}"]
+    screenshot = tmp_path / "campaign_webgui.png"
     try:
-        wait_for(lambda: _answers(url + "/"), timeout=60, what="lpad webgui to answer")
-        page = _fetch(url + "/")
+        wait_for(lambda: _answers(url), timeout=60, what="lpad webgui to answer")
+        assert "si-fast" in _fetch(url)
+        dom = subprocess.run(
+            [*browser, "--dump-dom", url], capture_output=True, text=True, timeout=120, check=True
+        ).stdout
+        subprocess.run(
+            [*browser, f"--screenshot={screenshot}", "--window-size=1280,900", url],
+            capture_output=True, timeout=120, check=True,
+        )  # fmt: skip
     finally:
         kill_group(server)
-    shown = {name: state for state, name in FW_LINK.findall(page)}
+    shown = {name: state for state, name in FW_LINK.findall(dom)}
     assert any("MD walker 2" in name for name in shown)
+    assert any("DFT walker" in name for name in shown)
     assert set(shown.values()) == {"COMPLETED"}
+    assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    keep = os.environ.get(SCREENSHOT_DIR_VARIABLE)
+    if keep:
+        shutil.copy(screenshot, Path(__file__).resolve().parents[2] / keep / screenshot.name)

@@ -98,6 +98,23 @@ def test_training_set_mixes_new_and_old_in_the_configured_ratio() -> None:
     assert all(tag < 50 for tag in _tags(mixed[6:]))
 
 
+def test_a_training_set_of_clusters_only_gets_one_structure_whose_energy_teaches() -> None:
+    """Clusters teach no energy; pacemaker cannot fit a set where no energy teaches."""
+    clusters = _cells(20, start=100)
+    for cluster in clusters:
+        cluster.info[keys.ENERGY_WEIGHT] = 0.0
+    buffer = ReplayBuffer(capacity=30, seed=2)
+    buffer.add(_cells(1))  # one bulk cell among 15 clusters
+    buffer.add(clusters[:15])
+    new = clusters[15:]
+    for seed in range(5):  # whichever clusters the sample draws
+        buffer.seed = seed
+        mixed = buffer.training_set(new, new_fraction=0.5)
+        teaching = [atoms for atoms in mixed if atoms.info.get(keys.ENERGY_WEIGHT, 1.0) > 0]
+        assert _tags(teaching) == [0]
+        assert _tags(mixed[: len(new)]) == _tags(new)
+
+
 def _run_phases(buffer: ReplayBuffer, phases: list[list[Atoms]]) -> list[list[int]]:
     """Offer each phase's structures, then draw a replay sample: what a campaign does."""
     samples = []
