@@ -312,6 +312,12 @@ class EspressoConfig(_Section):
         description="Maximum k-point spacing (2π/Å): n_i = ceil(|b_i|/kspacing), giving 4×4×4 "
         "for Si2, 2×2×2 for Si8 and Gamma from 64 Si atoms; clusters always use Gamma.",
     )
+    kpoint_shift: bool = Field(
+        False,
+        description="Shift the Monkhorst–Pack grid by half a step: for a 64-atom Si cell a "
+        "shifted 2×2×2 grid is converged to 0.006 eV/Å where Gamma is off by 0.06 "
+        "(benchmarks/bench_cutout_qe.py); a shifted 1×1×1 is the single point (½,½,½).",
+    )
     smearing: Literal["gaussian", "mv", "mp", "fd"] | None = Field(
         "mv", description="Occupation smearing; None for fixed occupations (insulators only)."
     )

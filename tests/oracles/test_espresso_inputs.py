@@ -146,3 +146,22 @@ def test_fortran_values() -> None:
     assert fortran_value("local-TF") == "'local-TF'"
     with pytest.raises(TypeError):
         fortran_value([1, 2])
+
+
+def test_a_shifted_grid_offsets_the_periodic_axes_and_never_falls_back_to_gamma() -> None:
+    from pyacemaker_fw.oracles.espresso.inputs import kpoint_sampling
+
+    big = bulk("Si", "diamond", a=5.431, cubic=True).repeat(2)
+    assert kpoint_sampling(big, 0.1, shift=False) == (None, (0, 0, 0))
+    assert kpoint_sampling(big, 0.1, shift=True) == ((1, 1, 1), (1, 1, 1))
+    assert kpoint_sampling(big, 0.05, shift=True) == ((2, 2, 2), (1, 1, 1))
+    slab = bulk("Si", "diamond", a=5.431, cubic=True)
+    slab.pbc = (True, True, False)
+    assert kpoint_sampling(slab, 0.05, shift=True) == ((4, 4, 1), (1, 1, 0))
+    cluster = bulk("Si", "diamond", a=5.431, cubic=True)
+    cluster.pbc = False
+    cluster.center(vacuum=3.0)
+    assert kpoint_sampling(cluster, 0.05, shift=True) == (None, (0, 0, 0))
+    config = EspressoConfig(kpoint_shift=True, kspacing=0.05)
+    card = build_pw_input(big, config).to_string()
+    assert "K_POINTS automatic" in card and "2 2 2  1 1 1" in card

@@ -2,7 +2,7 @@
 
 Ten independent Stillinger–Weber Langevin runs (seeds 9000+, none shared with ``frames/``) of
 the 64-atom diamond cell, at 900, 1050, 1200, 1350 and 1500 K, each with and without a
-vacancy; one snapshot from each, after 1.5 ps. Labelled at the production settings (Gamma for
+vacancy; one snapshot from each, after 3 ps. Labelled at the production settings (Gamma for
 64 atoms; see docs/cutout.md for what Gamma costs in accuracy). Writes ``holdout.extxyz``.
 With ``--converged``, four of them are also labelled at the shifted 2×2×2 grid that the
 cutout benchmark found converged, into ``holdout_k222s.extxyz``, each with the RMS error of

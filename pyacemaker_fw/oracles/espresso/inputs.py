@@ -147,6 +147,19 @@ def kpoint_grid(atoms: Atoms, kspacing: float) -> tuple[int, int, int] | None:
     return grid[0], grid[1], grid[2]
 
 
+def kpoint_sampling(
+    atoms: Atoms, kspacing: float, shift: bool
+) -> tuple[tuple[int, int, int] | None, tuple[int, int, int]]:
+    """The grid and its offset for pw.x: Gamma-only (None), or Monkhorst–Pack, shifted by
+    half a step along the periodic axes when ``shift`` (a shifted 1×1×1 is the single
+    k-point (½, ½, ½), not Gamma). Clusters are always Gamma."""
+    grid = kpoint_grid(atoms, kspacing)
+    if not shift or is_cluster(atoms):
+        return grid, (0, 0, 0)
+    offset = tuple(int(periodic) for periodic in atoms.pbc)
+    return grid or (1, 1, 1), (offset[0], offset[1], offset[2])
+
+
 def _namelists(atoms: Atoms, config: EspressoConfig) -> dict[str, dict[str, Any]]:
     periodic = not is_cluster(atoms)
     control: dict[str, Any] = {
@@ -194,12 +207,14 @@ def build_pw_input(
     for section, values in (overrides or {}).items():
         namelists.setdefault(section.lower(), {}).update(values)
     buffer = io.StringIO()
+    kpts, koffset = kpoint_sampling(atoms, config.kspacing, config.kpoint_shift)
     write_espresso_in(
         buffer,
         atoms,
         input_data=namelists,
         pseudopotentials=pseudopotentials,
-        kpts=kpoint_grid(atoms, config.kspacing),
+        kpts=kpts,
+        koffset=koffset,
     )
     return PwInput.from_string(buffer.getvalue())
 
