@@ -10,15 +10,21 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export TF_USE_LEGACY_KERAS := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup demo test lint typecheck pytest benchmarks clean
+.PHONY: setup demo demo-fast test lint typecheck pytest benchmarks clean
 
 setup:
 	bash scripts/setup.sh
 
-# The whole four-phase loop on silicon, Stillinger-Weber standing in for DFT and MACE (~2 min);
-# the report and the final potential land in runs/si-fast/report/.
+# A complete campaign on silicon with the real engines: MACE, Quantum ESPRESSO, pacemaker,
+# LAMMPS (about half an hour on 2 cores); the report and the final potential land in
+# runs/si-demo/report/.
 demo: setup
 	$(BIN)/pyacemaker-fw doctor
+	$(BIN)/pyacemaker-fw run workflows/si_demo.yaml --restart
+	$(BIN)/pyacemaker-fw report workflows/si_demo.yaml
+
+# The same loop in two minutes, Stillinger-Weber standing in for DFT and MACE (runs/si-fast/).
+demo-fast: setup
 	$(BIN)/pyacemaker-fw run workflows/si_fast.yaml --restart
 	$(BIN)/pyacemaker-fw report workflows/si_fast.yaml
 

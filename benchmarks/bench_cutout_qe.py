@@ -228,7 +228,7 @@ HEADER = (
 
 def kpoint_table(labeller: Labeller, all_cases: list[Case]) -> dict[str, Atoms]:
     print("\n## 1. The parent's k-point convergence, against 2×2×2 (8 k-points)")
-    print("| frame | atoms | k-points | QE CPU s | RMS diff (component) | max |diff| |")
+    print("| frame | atoms | k-points | QE CPU s | RMS diff (component) | largest ΔF |")
     print("|---|---|---|---|---|---|")
     converged = {}
     for case in all_cases:

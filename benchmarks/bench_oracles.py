@@ -98,14 +98,16 @@ def direct_pw(atoms: Atoms, config: EspressoConfig, workdir: Path) -> None:
 def dft_table(scratch: Path) -> None:
     si2 = bulk("Si", "diamond", a=5.431)
     si2.rattle(0.05, seed=1)
-    config = EspressoConfig(ecutwfc=20.0, kspacing=0.2, smearing=None)
+    config = EspressoConfig(
+        ecutwfc=20.0, ecutrho=None, kspacing=0.2, kpoint_shift=False, smearing=None
+    )
     counter = iter(range(1000))
     direct = best_of(lambda: direct_pw(si2, config, scratch / f"direct{next(counter)}"))
     oracle = EspressoOracle(config, scratch / "oracle")
     through = best_of(lambda: oracle.label([si2]))
     si8 = bulk("Si", "diamond", a=5.431, cubic=True)
     si8.rattle(0.05, seed=2)
-    si8_config = EspressoConfig(ecutwfc=20.0, kspacing=0.1)
+    si8_config = EspressoConfig(ecutwfc=20.0, ecutrho=None, kspacing=0.1, kpoint_shift=False)
     dft_si8 = best_of(lambda: EspressoOracle(si8_config, scratch / "si8").label([si8]), 1)
     manager = MACEManager.from_paths(COMMITTEE)
     mace_si8 = best_of(lambda: manager.label([si8]))

@@ -26,7 +26,7 @@ from pyacemaker_fw.training.pacemaker import PacemakerTrainer, remove_fit_scratc
 from pyacemaker_fw.training.replay import ReplayBuffer
 from pyacemaker_fw.training.surrogates import SurrogateGenerator
 from pyacemaker_fw.validation.models import ShiftedCalculator
-from pyacemaker_fw.validation.report import ValidationReport
+from pyacemaker_fw.validation.report import ModelProperties, ValidationReport
 from pyacemaker_fw.validation.validator import validate_potential, validation_structure
 
 
@@ -44,9 +44,13 @@ def validate(
     DFT scale the potential was fitted on, as Phase 1 did for its labels; without them a
     surrogate on another energy scale would fail every E0 check by that offset.
     """
-    reference: Model
+    reference: Model | ModelProperties
     name: str
-    if config.validation.reference == "dft":
+    if config.validation.reference_properties is not None:
+        path = config.validation.reference_properties
+        reference = ModelProperties.model_validate_json(path.read_text())
+        name = f"{config.validation.reference} ({path.name})"
+    elif config.validation.reference == "dft":
         reference, name = dft_oracle(config, workdir / "dft"), config.oracle.dft_engine
     elif surrogate_shifts:
         calculator = surrogate_calculator(config, surrogate_models)

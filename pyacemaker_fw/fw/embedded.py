@@ -51,6 +51,7 @@ class EmbeddedLaunchPad:
             self.launchpad = LaunchPad(name=DATABASE, strm_lvl="ERROR")
         finally:
             launchpad_module.MongoClient = original
+        self._persist_checkouts()
         if snapshot is not None and snapshot.is_file():
             self._restore(snapshot)
         else:
@@ -89,6 +90,17 @@ class EmbeddedLaunchPad:
         temporary = self.snapshot.with_suffix(".json.tmp")
         temporary.write_text(json_util.dumps(data))
         os.replace(temporary, self.snapshot)
+
+    def _persist_checkouts(self) -> None:
+        """Save as soon as a Firework is marked RUNNING, so a kill during it reruns it."""
+        checkout = self.launchpad.checkout_fw
+
+        def checkout_and_save(*args: Any, **kwargs: Any) -> Any:
+            checked_out = checkout(*args, **kwargs)
+            self.save()
+            return checked_out
+
+        self.launchpad.checkout_fw = checkout_and_save
 
     def _restore(self, snapshot: Path) -> None:
         from bson import json_util

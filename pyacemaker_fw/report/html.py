@@ -14,12 +14,15 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from pyacemaker_fw.campaign.datasets import CLUSTER, PHASE1
 from pyacemaker_fw.campaign.summary import dft_calls, label_sources, md_steps
 from pyacemaker_fw.config import CampaignConfig
 from pyacemaker_fw.core.models import PotentialRecord
 from pyacemaker_fw.core.store import FAILED, LABELLED, CampaignStore
 from pyacemaker_fw.report.plots import GammaTrace, plot_bars, plot_gamma_traces, plot_versions
+from pyacemaker_fw.validation.report import ValidationReport
 
 INDEX = "index.html"
 
@@ -174,10 +177,33 @@ def _validation_section(store: CampaignStore, folder: Path) -> str:
             if Path(source).is_file():
                 shutil.copyfile(source, target)
                 images += f'<img src="{target.name}">'
+        checks = _check_lines(record.get("report") or {})
         parts.append(
-            f"<h3>{html.escape(str(record['key']))}: {verdict}</h3><ul>{failures}</ul>{images}"
+            f"<h3>{html.escape(str(record['key']))}: {verdict}</h3><ul>{failures}</ul>"
+            f"{checks}{images}"
         )
     return "<h2>Validation</h2>" + ("".join(parts) or "<p>Not validated yet.</p>")
+
+
+def _check_lines(report: dict[str, Any]) -> str:
+    """Every check of a validation report, and the lattice constants when both have one."""
+    if not report.get("checks"):
+        return ""
+    try:
+        parsed = ValidationReport.model_validate(report)
+    except ValidationError as error:  # a report from another version of the package
+        return f"<p>checks not readable: {html.escape(str(error).splitlines()[0])}</p>"
+    lines = [check.message() for check in parsed.checks]
+    ours, theirs = parsed.model.eos, parsed.reference.eos
+    if ours and theirs and ours.lattice_constant and theirs.lattice_constant:
+        deviation = ours.lattice_constant / theirs.lattice_constant - 1.0
+        lines.insert(
+            0,
+            f"lattice constant {ours.lattice_constant:.4f} Å vs {theirs.lattice_constant:.4f} Å "
+            f"of {parsed.reference_name} ({deviation:+.2%})",
+        )
+    items = "".join(f"<li><code>{html.escape(line)}</code></li>" for line in lines)
+    return f"<ul>{items}</ul>"
 
 
 def _segments_section(store: CampaignStore) -> str:

@@ -128,6 +128,8 @@ class CheckResult(_Record):
         verdict = "ok" if self.passed else "FAILED"
         unit = f" {self.unit}" if self.unit else ""
         if self.kind == "measurement":
+            if self.passed:  # not_checked: nothing to compare against
+                return f"[{verdict}] {self.name}: {self.detail}"
             return f"[{verdict}] {self.name}: could not be measured; {self.detail}"
         if self.kind == "lower_bound":
             relation = ">=" if self.passed else "<"
@@ -230,6 +232,20 @@ def measurement_failure(name: str, detail: str) -> CheckResult:
         tolerance=math.nan,
         passed=False,
         detail=detail,
+    )
+
+
+def not_checked(name: str) -> CheckResult:
+    """A property the reference holds no value for (a partial reference file): a passed
+    check that says the property went unchecked, so the report never implies it was."""
+    return CheckResult(
+        name=name,
+        kind="measurement",
+        value=math.nan,
+        error=math.nan,
+        tolerance=math.nan,
+        passed=True,
+        detail="not checked: the reference properties hold no value for it",
     )
 
 

@@ -49,6 +49,7 @@ from pyacemaker_fw.validation.report import (
     absolute_check,
     lower_bound_check,
     measurement_failure,
+    not_checked,
     relative_check,
     upper_bound_check,
 )
@@ -135,21 +136,27 @@ class Validator:
     def validate(
         self,
         model: Model,
-        reference: Model,
+        reference: Model | ModelProperties,
         structure: Atoms,
         workdir: Path,
         *,
         names: tuple[str, str] = ("model", "reference"),
         md_calculator: Calculator | None = None,
     ) -> ValidationReport:
-        """The full gate. ``md_calculator`` (default: the model's) runs the stress test."""
+        """The full gate. ``reference`` is a model to measure, or its properties measured
+        before (on the same structure); ``md_calculator`` (default: the model's) runs the
+        stress test."""
         workdir.mkdir(parents=True, exist_ok=True)
         report = ValidationReport(
             model_name=names[0],
             reference_name=names[1],
             structure=structure.get_chemical_formula(),
         )
-        report.reference = self.properties(reference, structure)
+        report.reference = (
+            reference
+            if isinstance(reference, ModelProperties)
+            else self.properties(reference, structure)
+        )
         report.model = self.properties(model, structure)
         report.checks = self.property_checks(report.model, report.reference)
         report.md, md_failure = self._stress_test(
@@ -187,6 +194,11 @@ class Validator:
             measurement_failure(f"{prefix}{name}", reason)
             for prefix, measured in (("", model), ("reference.", reference))
             for name, reason in measured.failures.items()
+        ]
+        checks += [
+            not_checked(name)
+            for name in ("eos", "elastic", "phonons")
+            if getattr(reference, name) is None and name not in reference.failures
         ]
         if model.eos and reference.eos:
             checks += self.eos_checks(model.eos, reference.eos)
@@ -299,7 +311,7 @@ class Validator:
 
 def validate_potential(
     potential: PotentialFiles,
-    reference: Model,
+    reference: Model | ModelProperties,
     config: ValidationConfig,
     structure: Atoms,
     workdir: Path,

@@ -56,6 +56,7 @@ def test_site_problems_name_each_field_and_skip_worker_values(tmp_path: Path) ->
         {
             "name": "si",
             "elements": ["Si"],
+            "cutout": {"mode": "cluster"},  # H caps need an H pseudopotential too
             "oracle": {
                 "qe": {"pseudo_dir": str(tmp_path), "command": ["no-such-pw.x"]},
                 "mace": {"model_paths": [str(tmp_path / "absent.model")]},

@@ -27,7 +27,7 @@ def parent_forces(frame):
 
 
 def test_a_cluster_carrying_its_parents_forces_has_no_error(frame, parent_forces):
-    cluster = extract_clusters(frame, [10], CutoutConfig(relaxation=FROZEN))[0]
+    cluster = extract_clusters(frame, [10], CutoutConfig(mode="cluster", relaxation=FROZEN))[0]
     parents = cluster.arrays[keys.PARENT_INDEX]
     forces = np.where((parents >= 0)[:, None], parent_forces[parents], 9.0)  # caps: anything
     errors = weighted_force_errors(cluster, forces, parent_forces)
@@ -37,7 +37,7 @@ def test_a_cluster_carrying_its_parents_forces_has_no_error(frame, parent_forces
 
 
 def test_a_uniform_shift_of_the_core_forces_is_its_own_rms(frame, parent_forces):
-    cluster = extract_clusters(frame, [10], CutoutConfig(relaxation=FROZEN))[0]
+    cluster = extract_clusters(frame, [10], CutoutConfig(mode="cluster", relaxation=FROZEN))[0]
     parents = cluster.arrays[keys.PARENT_INDEX]
     forces = parent_forces[np.maximum(parents, 0)] + np.array([0.3, 0.0, 0.0])
     errors = weighted_force_errors(cluster, forces, parent_forces)
@@ -47,7 +47,7 @@ def test_a_uniform_shift_of_the_core_forces_is_its_own_rms(frame, parent_forces)
 
 
 def test_reweighting_to_the_centre_scores_one_atom(frame, parent_forces):
-    cluster = extract_clusters(frame, [10], CutoutConfig(relaxation=FROZEN))[0]
+    cluster = extract_clusters(frame, [10], CutoutConfig(mode="cluster", relaxation=FROZEN))[0]
     centre_only = reweighted(cluster, 0.5)
     assert centre_only.arrays[keys.FORCE_WEIGHT].sum() == 1.0
     assert centre_only.arrays[keys.FORCE_WEIGHT][0] == 1.0
@@ -55,7 +55,7 @@ def test_reweighting_to_the_centre_scores_one_atom(frame, parent_forces):
 
 
 def test_forces_of_another_frame_are_refused(frame, parent_forces):
-    cluster = extract_clusters(frame, [10], CutoutConfig(relaxation=FROZEN))[0]
+    cluster = extract_clusters(frame, [10], CutoutConfig(mode="cluster", relaxation=FROZEN))[0]
     with pytest.raises(ValueError, match="cutout_forces has shape"):
         weighted_force_errors(cluster, parent_forces, parent_forces)
     with pytest.raises(ValueError, match="beyond the parent"):

@@ -17,7 +17,7 @@ from pyacemaker_fw.extraction.cutout import _require_unique_parents
 from pyacemaker_fw.extraction.periodic_box import OVERLAP_FRACTION, _overlapping
 from tests.extraction.conftest import SI_LATTICE, diamond, minimum_image_distances
 
-BARE = CutoutConfig(core_radius=3.0, buffer_radius=6.0, passivate=False)
+BARE = CutoutConfig(mode="cluster", core_radius=3.0, buffer_radius=6.0, passivate=False)
 BOX = CutoutConfig(mode="periodic_box", core_radius=3.0, buffer_radius=5.0)
 SI_BOND = np.sqrt(3.0) / 4.0 * SI_LATTICE  # 2.352 Å
 SI_BOND_CUTOFF = 2.66  # Å: the cutout's own Si–Si bond rule, 1.2 x the covalent-radius sum
@@ -94,7 +94,7 @@ def test_metadata_names_the_parent_step_and_centres(si512_vacancy: tuple[Atoms, 
     frame, spike = si512_vacancy
     centres = centres_from_gamma(frame, threshold=25.0)
     assert centres == [spike]
-    (cluster,) = extract_clusters(frame, centres, CutoutConfig())
+    (cluster,) = extract_clusters(frame, centres, CutoutConfig(mode="cluster"))
     assert cluster.info[keys.PARENT_ID] == "frame-0042"
     assert cluster.info[keys.MD_STEP] == 1234
     assert cluster.info[keys.CENTRE_ATOMS] == [spike]
@@ -108,7 +108,7 @@ def test_metadata_names_the_parent_step_and_centres(si512_vacancy: tuple[Atoms, 
 
 
 def test_cluster_sits_in_a_vacuum_box_with_the_padding(si512: Atoms) -> None:
-    config = CutoutConfig(vacuum=3.5)
+    config = CutoutConfig(mode="cluster", vacuum=3.5)
     (cluster,) = extract_clusters(si512, [10], config)
     assert not cluster.pbc.any()
     lower = cluster.positions.min(axis=0)
@@ -191,7 +191,7 @@ def heavy_parents(cluster: Atoms) -> npt.NDArray[np.int64]:
 
 def test_a_ring_of_centres_round_the_cell_is_split_and_holds_no_atom_twice() -> None:
     frame, centres = ring_frame()
-    config = CutoutConfig()  # 5 Å buffer: centres 5.43 Å apart chain into one group
+    config = CutoutConfig(mode="cluster")  # 5 Å buffer: centres 5.43 Å apart chain into one group
     clusters = extract_clusters(frame, centres, config)
     assert len(clusters) > 1
     assert sorted(index for c in clusters for index in c.info[keys.CENTRE_ATOMS]) == sorted(centres)
@@ -210,7 +210,7 @@ def test_a_ring_of_centres_round_the_cell_is_split_and_holds_no_atom_twice() -> 
 def test_an_open_chain_that_fits_in_the_cell_stays_one_cluster() -> None:
     frame, centres = ring_frame()
     # Four of the five: the ends are 10.9 Å apart through the face, beyond two buffer radii.
-    (cluster,) = extract_clusters(frame, centres[:4], CutoutConfig())
+    (cluster,) = extract_clusters(frame, centres[:4], CutoutConfig(mode="cluster"))
     assert cluster.info[keys.CUTOUT_SPLIT] == "none"
     parents = heavy_parents(cluster)
     assert len(parents) == len(set(parents.tolist()))
@@ -245,7 +245,7 @@ def test_of_two_overlapping_atoms_the_one_farther_from_the_centres_goes() -> Non
 
 def test_non_periodic_frame_is_cut_by_plain_distance() -> None:
     ethanol = molecule("CH3CH2OH")
-    config = CutoutConfig(core_radius=1.2, buffer_radius=1.6, passivate=False)
+    config = CutoutConfig(mode="cluster", core_radius=1.2, buffer_radius=1.6, passivate=False)
     (cluster,) = extract_clusters(ethanol, [0], config)
     inside = np.linalg.norm(ethanol.positions - ethanol.positions[0], axis=1) <= 1.6
     assert sorted(cluster.arrays[keys.PARENT_INDEX]) == np.flatnonzero(inside).tolist()

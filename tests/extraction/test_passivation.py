@@ -17,7 +17,7 @@ SI_SI = 2.35  # Å
 
 
 def cap(cluster: Atoms, outside: Atoms, **overrides: float) -> Atoms:
-    config = CutoutConfig()
+    config = CutoutConfig(mode="cluster")
     return passivate(
         cluster,
         outside,
@@ -101,7 +101,7 @@ def test_cut_si_cluster_has_one_hydrogen_per_broken_bond_and_no_clash(
     si512_vacancy: tuple[Atoms, int],
 ) -> None:
     frame, spike = si512_vacancy
-    config = CutoutConfig(core_radius=3.0, buffer_radius=5.0)
+    config = CutoutConfig(mode="cluster", core_radius=3.0, buffer_radius=5.0)
     (cluster,) = extract_clusters(frame, [spike], config)
     # Count the broken bonds straight from the parent's neighbour list.
     inside = set(cluster.arrays[keys.PARENT_INDEX][cluster.numbers == 14].tolist())
@@ -118,7 +118,7 @@ def test_cut_si_cluster_has_one_hydrogen_per_broken_bond_and_no_clash(
 
 def test_each_cap_records_its_host(si512_vacancy: tuple[Atoms, int]) -> None:
     frame, spike = si512_vacancy
-    config = CutoutConfig(core_radius=3.0, buffer_radius=5.0)
+    config = CutoutConfig(mode="cluster", core_radius=3.0, buffer_radius=5.0)
     (cluster,) = extract_clusters(frame, [spike], config)
     hosts = cluster.arrays[keys.PASSIVANT_HOST]
     hydrogens = np.flatnonzero(cluster.numbers == 1)
@@ -135,7 +135,7 @@ def test_each_cap_records_its_host(si512_vacancy: tuple[Atoms, int]) -> None:
 
 
 def test_a_cut_without_caps_marks_no_host(si512: Atoms) -> None:
-    (cluster,) = extract_clusters(si512, [0], CutoutConfig(passivate=False))
+    (cluster,) = extract_clusters(si512, [0], CutoutConfig(mode="cluster", passivate=False))
     assert np.all(cluster.arrays[keys.PASSIVANT_HOST] == -1)
 
 

@@ -19,7 +19,8 @@ from pyacemaker_fw.extraction.relaxation import relax_buffer
 from pyacemaker_fw.oracles.reference import emt_oracle
 
 MACE_MODEL = Path(__file__).parents[1] / "assets" / "mace_si" / "committee_0.model"
-COPPER = CutoutConfig(core_radius=2.6, buffer_radius=5.0, passivate=False)
+COPPER = CutoutConfig(mode="cluster", core_radius=2.6, buffer_radius=5.0, passivate=False)
+RELAXED = COPPER.model_copy(update={"relaxation": RelaxationConfig(enabled=True)})
 
 
 class CopperOnlyEMT(EMT):
@@ -43,7 +44,9 @@ def core_of(atoms: Atoms) -> npt.NDArray[np.bool_]:
 
 
 def test_relaxation_fixes_the_core_and_settles_the_buffer(copper_cluster: Atoms) -> None:
-    relaxed = relax_buffer(copper_cluster, EMT(), RelaxationConfig(fmax=0.05, max_steps=300))
+    relaxed = relax_buffer(
+        copper_cluster, EMT(), RelaxationConfig(enabled=True, fmax=0.05, max_steps=300)
+    )
     core = core_of(copper_cluster)
     assert np.array_equal(relaxed.positions[core], copper_cluster.positions[core])
     assert np.linalg.norm(relaxed.positions - copper_cluster.positions, axis=1).max() > 0.05
@@ -56,7 +59,9 @@ def test_relaxation_fixes_the_core_and_settles_the_buffer(copper_cluster: Atoms)
 
 
 def test_unconverged_relaxation_is_returned_and_marked(copper_cluster: Atoms) -> None:
-    relaxed = relax_buffer(copper_cluster, EMT(), RelaxationConfig(fmax=0.001, max_steps=2))
+    relaxed = relax_buffer(
+        copper_cluster, EMT(), RelaxationConfig(enabled=True, fmax=0.001, max_steps=2)
+    )
     outcome = relaxed.info[keys.RELAXATION]
     assert outcome["converged"] is False
     assert outcome["steps"] == 2
@@ -65,7 +70,7 @@ def test_unconverged_relaxation_is_returned_and_marked(copper_cluster: Atoms) ->
 
 
 def test_an_oracle_relaxes_like_its_calculator(copper_cluster: Atoms) -> None:
-    config = RelaxationConfig(optimizer="BFGS", fmax=0.1, max_steps=20)
+    config = RelaxationConfig(enabled=True, optimizer="BFGS", fmax=0.1, max_steps=20)
     by_calculator = relax_buffer(copper_cluster, EMT(), config)
     by_oracle = relax_buffer(copper_cluster, emt_oracle(), config)
     assert np.allclose(by_oracle.positions, by_calculator.positions, atol=1e-10)
@@ -82,7 +87,7 @@ def test_passivants_follow_their_host_when_the_model_lacks_their_element(
     hydrogen.arrays[keys.REGION] = np.array([keys.REGION_PASSIVANT])
     hydrogen.arrays[keys.PASSIVANT_HOST] = np.array([outer])
     capped.extend(hydrogen)
-    rigid = RelaxationConfig(max_steps=50, unknown_passivant="rigid")
+    rigid = RelaxationConfig(enabled=True, max_steps=50, unknown_passivant="rigid")
     relaxed = relax_buffer(capped, CopperOnlyEMT(), rigid)
     assert relaxed.info[keys.RELAXATION]["passivants_relaxed"] is False
     before = capped.positions[-1] - capped.positions[outer]
@@ -100,7 +105,7 @@ def test_passivants_follow_the_recorded_host_even_when_another_atom_is_nearer(
     hydrogen.arrays[keys.REGION] = np.array([keys.REGION_PASSIVANT])
     hydrogen.arrays[keys.PASSIVANT_HOST] = np.array([outer])
     capped.extend(hydrogen)
-    rigid = RelaxationConfig(max_steps=50, unknown_passivant="rigid")
+    rigid = RelaxationConfig(enabled=True, max_steps=50, unknown_passivant="rigid")
     relaxed = relax_buffer(capped, CopperOnlyEMT(), rigid)
     moved = relaxed.positions - capped.positions
     assert np.linalg.norm(moved[outer]) > 0.01  # the host moved (the centre is core: fixed)
@@ -113,7 +118,7 @@ def test_a_passivant_host_that_is_no_atom_is_refused(copper_cluster: Atoms) -> N
     hydrogen.arrays[keys.REGION] = np.array([keys.REGION_PASSIVANT])
     hydrogen.arrays[keys.PASSIVANT_HOST] = np.array([len(capped) + 5])
     capped.extend(hydrogen)
-    rigid = RelaxationConfig(max_steps=5, unknown_passivant="rigid")
+    rigid = RelaxationConfig(enabled=True, max_steps=5, unknown_passivant="rigid")
     with pytest.raises(ValueError, match="passivant_host"):
         relax_buffer(capped, CopperOnlyEMT(), rigid)
 
@@ -125,7 +130,7 @@ def test_relaxation_is_skipped_by_default_when_the_model_lacks_the_passivant(
     hydrogen = Atoms("H", positions=[capped.positions[0] + (0.0, 0.0, 1.5)])
     hydrogen.arrays[keys.REGION] = np.array([keys.REGION_PASSIVANT])
     capped.extend(hydrogen)
-    kept = relax_buffer(capped, CopperOnlyEMT(), RelaxationConfig())
+    kept = relax_buffer(capped, CopperOnlyEMT(), RelaxationConfig(enabled=True))
     assert np.array_equal(kept.positions, capped.positions)
     outcome = kept.info[keys.RELAXATION]
     assert outcome["converged"] is False
@@ -135,9 +140,8 @@ def test_relaxation_is_skipped_by_default_when_the_model_lacks_the_passivant(
 def test_pipeline_demands_a_relaxer_when_relaxation_is_on(copper_cluster: Atoms) -> None:
     frame = bulk("Cu", "fcc", a=3.61, cubic=True).repeat(3)
     with pytest.raises(ValueError, match="no relaxer was given"):
-        prepare_clusters(frame, [0], COPPER)
-    frozen = COPPER.model_copy(update={"relaxation": RelaxationConfig(enabled=False)})
-    (cluster,) = prepare_clusters(frame, [0], frozen)
+        prepare_clusters(frame, [0], RELAXED)
+    (cluster,) = prepare_clusters(frame, [0], COPPER)
     assert keys.RELAXATION not in cluster.info
 
 
@@ -151,8 +155,8 @@ def test_mace_relaxation_of_a_passivated_si_cluster_moves_no_core_atom(
     si512_vacancy: tuple[Atoms, int],
 ) -> None:
     frame, spike = si512_vacancy
-    rigid_caps = RelaxationConfig(unknown_passivant="rigid")
-    config = CutoutConfig(core_radius=3.0, buffer_radius=5.0, relaxation=rigid_caps)
+    rigid_caps = RelaxationConfig(enabled=True, unknown_passivant="rigid")
+    config = CutoutConfig(mode="cluster", core_radius=3.0, buffer_radius=5.0, relaxation=rigid_caps)
     (cluster,) = extract_clusters(frame, [spike], config)
     relaxer = default_relaxer(MACEConfig(model_paths=[str(MACE_MODEL)]))
     relaxed = relax_buffer(cluster, relaxer, config.relaxation)

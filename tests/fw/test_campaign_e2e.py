@@ -167,6 +167,7 @@ def test_status_json_and_the_report(campaign: Campaign, tmp_path: Path) -> None:
     page = (report / "index.html").read_text()
     for plot in ("gamma.png", "dft_calls.png", "force_rmse.png"):
         assert (report / plot).is_file() and plot in page
+    assert "lattice constant" in page and "eos.V0" in page  # every gate check, with values
     newest = campaign.store.potentials()[-1]
     assert (report / "potential" / newest.files.yace.name).is_file()  # type: ignore[union-attr]
 

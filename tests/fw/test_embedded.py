@@ -35,7 +35,7 @@ def test_a_firework_running_when_the_process_died_runs_again(tmp_path: Path) -> 
     session.launchpad.add_wf(Firework(ScriptTask.from_str("true"), name="interrupted"))
     [fw_id] = session.launchpad.get_fw_ids()
     session.launchpad.checkout_fw(FWorker(), str(tmp_path), fw_id=fw_id)
-    session.save()  # what a store write in the middle of the task leaves on disk
+    # no save here: checking a Firework out must reach the disk before its tasks start
     restored = EmbeddedLaunchPad(snapshot)
     assert restored.launchpad.get_fw_by_id(fw_id).state == "RUNNING"
     assert restored.rerun_interrupted() == [fw_id]

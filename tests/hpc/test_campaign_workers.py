@@ -100,7 +100,10 @@ def _qe_config(tmp_path: Path, launchpad_file: Path) -> CampaignConfig:
     return si_fast_config(
         tmp_path,
         fireworks={"launchpad_file": str(launchpad_file)},
-        oracle={"dft_engine": "qe", "qe": {"ecutwfc": 20.0, "kspacing": 0.15}},
+        oracle={
+            "dft_engine": "qe",
+            "qe": {"ecutwfc": 20.0, "ecutrho": None, "kspacing": 0.15, "kpoint_shift": False},
+        },
     )
 
 

@@ -49,11 +49,13 @@ def test_large_cells_clusters_and_slabs() -> None:
 
 
 def test_periodic_input_has_grid_stress_forces_and_default_ecutrho() -> None:
-    pw_input = build_pw_input(_si2(), EspressoConfig(ecutwfc=25.0, kspacing=0.1))
-    assert pw_input.k_points() == [4, 4, 4]
+    config = EspressoConfig(ecutwfc=25.0, ecutrho=None, kspacing=0.1, kpoint_shift=False)
+    pw_input = build_pw_input(_si2(), config)
+    assert pw_input.k_points() == [4, 4, 4, 0, 0, 0]
     assert pw_input.get("control", "tprnfor") is True
     assert pw_input.get("control", "tstress") is True
-    assert pw_input.get("system", "ecutrho") == pytest.approx(100.0)
+    assert pw_input.get("system", "ecutrho") == pytest.approx(100.0)  # null: 4 × ecutwfc
+    assert EspressoConfig().ecutrho == 240.0  # what H's PAW dataset needs at 30 Ry
     assert pw_input.get("system", "assume_isolated") is None
     assert pw_input.get("system", "occupations") == "smearing"
     assert pw_input.get("system", "smearing") == "mv"
@@ -148,12 +150,12 @@ def test_fortran_values() -> None:
         fortran_value([1, 2])
 
 
-def test_a_shifted_grid_offsets_the_periodic_axes_and_never_falls_back_to_gamma() -> None:
+def test_a_shifted_grid_offsets_the_axes_with_several_points_and_keeps_gamma_alone() -> None:
     from pyacemaker_fw.oracles.espresso.inputs import kpoint_sampling
 
     big = bulk("Si", "diamond", a=5.431, cubic=True).repeat(2)
     assert kpoint_sampling(big, 0.1, shift=False) == (None, (0, 0, 0))
-    assert kpoint_sampling(big, 0.1, shift=True) == ((1, 1, 1), (1, 1, 1))
+    assert kpoint_sampling(big, 0.1, shift=True) == (None, (0, 0, 0))  # Gamma stays Gamma
     assert kpoint_sampling(big, 0.05, shift=True) == ((2, 2, 2), (1, 1, 1))
     slab = bulk("Si", "diamond", a=5.431, cubic=True)
     slab.pbc = (True, True, False)

@@ -24,9 +24,9 @@ from pyacemaker_fw.oracles.espresso import (
 
 pytestmark = pytest.mark.engine
 
-SI = {"ecutwfc": 20.0, "kspacing": 0.2, "smearing": None}
+SI = {"ecutwfc": 20.0, "ecutrho": None, "kspacing": 0.2, "kpoint_shift": False, "smearing": None}
 SI_SMEARED = {**SI, "smearing": "mv", "degauss": 0.01}
-AL = {"ecutwfc": 15.0, "kspacing": 0.1, "smearing": None}
+AL = {"ecutwfc": 15.0, "ecutrho": None, "kspacing": 0.1, "kpoint_shift": False, "smearing": None}
 AL_SMEARED = {**AL, "smearing": "mv", "degauss": 0.01}
 PSEUDOPOTENTIALS = {"Si": "Si.pbe-rrkj.UPF", "Al": "Al.pz-vbc.UPF"}
 
@@ -48,7 +48,7 @@ def si8(tmp_path_factory: pytest.TempPathFactory) -> tuple[Atoms, Path]:
     atoms = bulk("Si", "diamond", a=5.431, cubic=True)
     atoms.rattle(0.05, seed=2)
     workdir = tmp_path_factory.mktemp("si8")
-    [labelled] = _oracle(workdir, ecutwfc=20.0, kspacing=0.1).label([atoms])
+    [labelled] = _oracle(workdir, ecutwfc=20.0, ecutrho=None, kspacing=0.1).label([atoms])
     return labelled, workdir / "0000_Si8"
 
 
@@ -89,7 +89,7 @@ def test_forces_and_stress_are_derivatives_of_the_energy(tmp_path: Path) -> None
 def test_si8_records_settings_and_removes_large_files(si8: tuple[Atoms, Path]) -> None:
     labelled, directory = si8
     settings = labelled.info[keys.ORACLE_SETTINGS]
-    assert settings["k_points"] == [2, 2, 2]
+    assert settings["k_points"] == [2, 2, 2, 1, 1, 1]  # shifted
     assert settings["namelists"]["system"]["ecutwfc"] == pytest.approx(20.0)
     assert settings["command"] == ["pw.x"]
     assert labelled.info[keys.CORRECTIONS] == []
@@ -101,7 +101,7 @@ def test_cluster_runs_isolated_at_gamma_without_stress(tmp_path: Path) -> None:
     cluster = molecule("SiH4")
     cluster.center(vacuum=3.5)
     cluster.rattle(0.05, seed=1)
-    oracle = EspressoOracle(EspressoConfig(ecutwfc=20.0), tmp_path)
+    oracle = EspressoOracle(EspressoConfig(ecutwfc=20.0, ecutrho=None), tmp_path)
     [labelled] = oracle.label([cluster])
     assert "stress" not in labelled.calc.results
     assert np.abs(labelled.get_forces().sum(axis=0)).max() < 1e-3
@@ -150,7 +150,13 @@ FAULTS = {
     ),
     "Davidson workspace beyond the basis": Fault(
         Atoms("Si2", positions=[(1.5, 1.5, 1.5), (1.5, 1.5, 3.2)], cell=[3.0] * 3, pbc=True),
-        {"ecutwfc": 10.0, "kspacing": 0.5, "smearing": "gaussian", "degauss": 0.02},
+        {
+            "ecutwfc": 10.0,
+            "ecutrho": None,
+            "kspacing": 0.5,
+            "smearing": "gaussian",
+            "degauss": 0.02,
+        },
         ["DiagonalizationHandler"],
         overrides={"system": {"nbnd": 28}},
     ),

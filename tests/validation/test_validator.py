@@ -16,7 +16,7 @@ from pyacemaker_fw.oracles.reference import CalculatorOracle, lammps_calculator
 from pyacemaker_fw.oracles.reference import stillinger_weber_si as sw_oracle
 from pyacemaker_fw.simulation.lammps_runtime import potentials_dir
 from pyacemaker_fw.validation.elastic import elastic_constants
-from pyacemaker_fw.validation.report import ValidationReport
+from pyacemaker_fw.validation.report import ModelProperties, ValidationReport
 from pyacemaker_fw.validation.validator import Validator, validate_potential
 
 pytestmark = pytest.mark.engine
@@ -144,6 +144,24 @@ def test_a_wrong_potential_fails_and_says_by_how_much(wrong_report: ValidationRe
     assert wrong_report.check("elastic.C11").error == pytest.approx(expected, rel=0.05)
     assert "[FAILED] eos.V0" in wrong_report.summary()
     assert "9.3% > allowed 2.0%" in wrong_report.check("eos.V0").message()
+
+
+def test_stored_reference_properties_stand_in_for_the_reference_model(
+    self_report: ValidationReport, wrong_report: ValidationReport, tmp_path: Path
+) -> None:
+    # SW's measured EOS and phonons, as a file; its elastic constants left out
+    stored = self_report.reference.model_copy(update={"elastic": None})
+    stored = ModelProperties.model_validate_json(stored.model_dump_json())
+    report = Validator(CONFIG).validate(
+        scaled_sw(tmp_path), stored, _silicon(), tmp_path, names=("scaled SW", "SW file")
+    )
+    assert report.check("eos.V0").error == pytest.approx(wrong_report.check("eos.V0").error)
+    assert report.check("phonons.frequencies").error == pytest.approx(
+        wrong_report.check("phonons.frequencies").error
+    )
+    elastic = report.check("elastic")
+    assert elastic.passed and "not checked" in elastic.detail
+    assert not any(check.name.startswith("elastic.C") for check in report.checks)
 
 
 def test_ace_asset_passes_against_sw_and_reports_gamma(tmp_path: Path) -> None:

@@ -1,7 +1,8 @@
 """Errors of the seed MACE on QE data it never saw, written to ``seed_mace_errors.json``.
 
 - the held-out split of ``seed_data.extxyz`` (Si only and Si–H, by category);
-- ``holdout.extxyz``: the demo's hot Si64 test set (Gamma labels);
+- ``holdout.extxyz``: the demo's hot Si64 test set (Gamma labels), and the four of it in
+  ``holdout_k222s.extxyz`` (shifted 2×2×2);
 - ``cutout_labels.extxyz``: the cutout benchmark's labels (hot Si64/Si63 parents at Gamma and
   2×2×2, and the default Si29H36-type clusters cut from them), from frames kept out of training.
 
@@ -40,12 +41,16 @@ def groups() -> dict[str, list[Atoms]]:
         found[f"seed held-out, {category}"] = [a for a in heldout if a.info["category"] == category]
     if (HERE / "holdout.extxyz").is_file():
         found["holdout.extxyz (hot Si64, Gamma)"] = read(HERE / "holdout.extxyz", index=":")
+    if (HERE / "holdout_k222s.extxyz").is_file():
+        found["holdout_k222s.extxyz (hot Si64, shifted 2×2×2)"] = read(
+            HERE / "holdout_k222s.extxyz", index=":"
+        )
     if (HERE / "cutout_labels.extxyz").is_file():
         cutout = read(HERE / "cutout_labels.extxyz", index=":")
         found["cutout benchmark, Si64 parents (Gamma)"] = [
             a for a in cutout if a.info["kind"] == "parent" and a.info["kpoints"] == "gamma"
         ]
-        found["cutout benchmark, Si29H36 clusters"] = [
+        found["cutout benchmark, clusters (as cut and relaxed)"] = [
             a for a in cutout if a.info["kind"] == "cluster"
         ]
     return {name: members for name, members in found.items() if members}

@@ -11,7 +11,9 @@
 - **Cutoff check:** forces of a rattled Si8 (2×2×2 k) and a rattled SiH4 at 30/240 Ry against
   45/360 and 60/480 Ry (H.pbe-kjpaw.UPF suggests 46/201 Ry).
 
-Writes ``qe_reference.json``. Run: ``nice -n 15 .venv/bin/python workflows/si_demo/qe_reference.py``
+Writes ``qe_reference.json``, and ``qe_properties.json``: the converged EOS and the phonon bands
+as the validator's ``ModelProperties``, which ``validation.reference_properties`` of
+``workflows/si_demo.yaml`` gives the Phase 2 gate as its QE reference. Run: ``nice -n 15 .venv/bin/python workflows/si_demo/qe_reference.py``
 (a few CPU minutes).
 """
 
@@ -27,8 +29,10 @@ from pyacemaker_fw.core.threads import pin_threads
 from pyacemaker_fw.oracles.espresso.oracle import EspressoOracle
 from pyacemaker_fw.validation.eos import equation_of_state
 from pyacemaker_fw.validation.phonons import phonon_bands
+from pyacemaker_fw.validation.report import ModelProperties
 
 OUTPUT = HERE / "qe_reference.json"
+PROPERTIES = HERE / "qe_properties.json"
 
 
 def cutoff_check() -> dict[str, dict[str, float]]:
@@ -61,9 +65,11 @@ def main() -> None:
     result: dict[str, object] = {"settings": qe_config().model_dump(mode="json")}
     result["cutoff_check"] = cutoff_check()
     eos = {}
+    fits = {}
     for kspacing in (0.1, 0.05, 0.035):
         oracle = EspressoOracle(qe_config(kspacing=kspacing), CACHE / f"eos_k{kspacing}")
         fit = equation_of_state(bulk("Si", "diamond", a=5.47), oracle, relax_internal=False)
+        fits[kspacing] = fit
         eos[str(kspacing)] = fit.model_dump(mode="json")
         print(
             f"kspacing {kspacing}: a0 {fit.lattice_constant:.4f} Å, B0 {fit.bulk_modulus:.1f} GPa"
@@ -77,6 +83,8 @@ def main() -> None:
     for name in ("X", "L"):
         print(name, [round(value, 2) for value in phonons.special_points[name]], "THz")
     OUTPUT.write_text(json.dumps(result, indent=1))
+    properties = ModelProperties(eos=fits[0.035], phonons=phonons)
+    PROPERTIES.write_text(properties.model_dump_json(indent=1))
 
 
 if __name__ == "__main__":

@@ -102,13 +102,14 @@ class PwInput:
         Path(path).write_text(self.to_string())
 
     def k_points(self) -> str | list[int]:
-        """``'gamma'`` or the Monkhorst–Pack grid read back from the ``K_POINTS`` card."""
+        """``'gamma'``, or the Monkhorst–Pack grid and its offsets (six numbers) read back
+        from the ``K_POINTS`` card."""
         for index, line in enumerate(self.cards):
             words = line.split()
             if words and words[0].upper() == "K_POINTS":
                 mode = words[1].lower().strip("{}()") if len(words) > 1 else "tpiba"
                 if mode == "automatic":
-                    return [int(value) for value in self.cards[index + 1].split()[:3]]
+                    return [int(value) for value in self.cards[index + 1].split()[:6]]
                 return mode
         return "gamma"
 
@@ -151,13 +152,12 @@ def kpoint_sampling(
     atoms: Atoms, kspacing: float, shift: bool
 ) -> tuple[tuple[int, int, int] | None, tuple[int, int, int]]:
     """The grid and its offset for pw.x: Gamma-only (None), or Monkhorst–Pack, shifted by
-    half a step along the periodic axes when ``shift`` (a shifted 1×1×1 is the single
-    k-point (½, ½, ½), not Gamma). Clusters are always Gamma."""
+    half a step along every axis with more than one point when ``shift``. A 1×1×1 grid stays
+    Gamma, where pw.x runs twice as fast. Clusters are always Gamma."""
     grid = kpoint_grid(atoms, kspacing)
-    if not shift or is_cluster(atoms):
+    if grid is None or not shift:
         return grid, (0, 0, 0)
-    offset = tuple(int(periodic) for periodic in atoms.pbc)
-    return grid or (1, 1, 1), (offset[0], offset[1], offset[2])
+    return grid, (int(grid[0] > 1), int(grid[1] > 1), int(grid[2] > 1))
 
 
 def _namelists(atoms: Atoms, config: EspressoConfig) -> dict[str, dict[str, Any]]:
