@@ -18,6 +18,8 @@ setup:
 # A complete campaign on silicon with the real engines: MACE, Quantum ESPRESSO, pacemaker,
 # LAMMPS (about half an hour on 2 cores); the report and the final potential land in
 # runs/si-demo/report/.
+demo: export OMPI_ALLOW_RUN_AS_ROOT := 1
+demo: export OMPI_ALLOW_RUN_AS_ROOT_CONFIRM := 1
 demo: setup
 	$(BIN)/pyacemaker-fw doctor
 	$(BIN)/pyacemaker-fw run workflows/si_demo.yaml --restart

@@ -183,6 +183,9 @@ def _finetune_arguments(foundation: Path) -> list[str]:
         "--multiheads_finetuning=False",
         f"--model={model_class}",
         f"--E0s={e0s}",
+        # keep every element of the model, not only those in this round's data: a Si-only
+        # round must not drop H (nor break the E0 table's shape)
+        "--foundation_model_elements=True",
     ]
 
 
@@ -211,6 +214,9 @@ def train_mace(
         model_file.unlink()
     write_mace_xyz(train, workdir / TRAIN_FILE)
     write_mace_xyz(valid, workdir / VALID_FILE)
+    # mace_run_train drops the last incomplete batch: with fewer structures than a batch
+    # (a round that labelled one frame) it would see no data at all.
+    config = config.model_copy(update={"batch_size": min(config.batch_size, len(train))})
     argv = mace_train_argv(
         name, config, seed, dtype, foundation, architecture or MACEArchitecture()
     )

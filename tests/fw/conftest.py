@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,3 +26,15 @@ def si_fast_config(folder: Path, **sections: dict[str, Any]) -> CampaignConfig:
     path = folder / "si_fast.yaml"
     path.write_text(yaml.safe_dump(data))
     return load_config(path)
+
+
+def assert_each_child_resumed_where_its_parent_halted(segments: Sequence[dict[str, Any]]) -> None:
+    """Consecutive MD segment records of one walker: each child started from its parent's
+    halt restart, at the halt step, and its first γ check is that step."""
+    for parent, child in itertools.pairwise(segments):
+        halted = parent["outcome"]["result"]
+        resumed = child["outcome"]["walker"]
+        assert halted["status"] == "halted_uncertain"
+        assert resumed["restart"] == halted["restart_file"]
+        assert resumed["step"] == halted["step"]
+        assert child["outcome"]["result"]["trace"][0]["step"] == halted["step"]

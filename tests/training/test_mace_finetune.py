@@ -23,6 +23,7 @@ from pyacemaker_fw.training.mace_finetune import (
 )
 
 COMMITTEE_0 = Path(__file__).resolve().parents[1] / "assets" / "mace_si" / "committee_0.model"
+SEED_MACE = Path(__file__).resolve().parents[2] / "workflows" / "si_demo" / "seed_mace.model"
 FINETUNE = MACEFinetuneConfig(epochs=10, learning_rate=0.005, replay_structures=20, batch_size=4)
 
 
@@ -124,3 +125,15 @@ def test_a_small_model_trains_from_scratch(tmp_path: Path, small_si: list[Atoms]
     assert energies[14] == pytest.approx(
         np.mean([a.get_potential_energy() / len(a) for a in small_si[:24]]), abs=0.05
     ), "E0 is the average energy per atom of the training set"
+
+
+@pytest.mark.engine
+def test_one_si_label_fine_tunes_a_si_h_model_and_it_keeps_h(tmp_path: Path) -> None:
+    """A learning round with one Si frame: mace_run_train drops incomplete batches, so a batch
+    of 4 must shrink to the one structure; and the Si–H seed model must keep its H."""
+    pin_threads(1)
+    frame = read(SEED_MACE.parent / "holdout.extxyz", index=0)  # hot Si64, QE at Gamma
+    tuner = MACEFineTuner(MACEFinetuneConfig(epochs=3, batch_size=4), seed=1)
+    result = tuner.finetune(SEED_MACE, new=[frame], workdir=tmp_path, old=[])
+    assert result.after["new"].force_rmse < result.before["new"].force_rmse
+    assert list(model_settings(result.model)[1]) == [1, 14]
