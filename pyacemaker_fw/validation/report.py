@@ -222,31 +222,23 @@ def lower_bound_check(
     )
 
 
+def _no_comparison(name: str, passed: bool, detail: str) -> CheckResult:
+    nan = math.nan
+    kind: CheckKind = "measurement"
+    return CheckResult(
+        name=name, kind=kind, value=nan, error=nan, tolerance=nan, passed=passed, detail=detail
+    )
+
+
 def measurement_failure(name: str, detail: str) -> CheckResult:
     """A property that could not be measured: a failed check that says what was seen."""
-    return CheckResult(
-        name=name,
-        kind="measurement",
-        value=math.nan,
-        error=math.nan,
-        tolerance=math.nan,
-        passed=False,
-        detail=detail,
-    )
+    return _no_comparison(name, False, detail)
 
 
 def not_checked(name: str) -> CheckResult:
     """A property the reference holds no value for (a partial reference file): a passed
     check that says the property went unchecked, so the report never implies it was."""
-    return CheckResult(
-        name=name,
-        kind="measurement",
-        value=math.nan,
-        error=math.nan,
-        tolerance=math.nan,
-        passed=True,
-        detail="not checked: the reference properties hold no value for it",
-    )
+    return _no_comparison(name, True, "not checked: the reference properties hold no value for it")
 
 
 class ModelProperties(_Record):
