@@ -111,12 +111,11 @@ def campaign(tmp_path_factory: pytest.TempPathFactory) -> Campaign:
 
 
 def test_the_halt_added_dft_and_update_fireworks_to_the_workflow(campaign: Campaign) -> None:
-    [round_] = campaign.store.records("learning_round")
+    assert len(campaign.store.records("learning_round")) == 1  # the one trigger
     [cutout] = campaign.store.records("cutout")
     keys_now = set(campaign.keys())
     assert {f"dft/{key}" for key in cutout["keys"]} <= keys_now
     assert {f"{cutout['key']}/surrogates", f"{cutout['key']}/update"} <= keys_now
-    assert round_ is not None
 
 
 def test_the_halted_frame_was_labelled_by_qe_whole_and_periodic(campaign: Campaign) -> None:
